@@ -1,0 +1,3 @@
+from avatarclip_studio.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SculptConfig:
+    """CLIP-guided sculpting and texturing (METHOD.md section 3), loss weights named as in the paper."""
+
+    steps: int = 30000
+    lr: float = 5e-4
+    render_size: int = 256
+    """Side of the rendered view before resizing to the guidance input (original ≤ 256)."""
+    max_rays: int = 12544
+    lambda_rec: float = 1.0
+    lambda_eikonal: float = 0.1
+    lambda_mask: float = 1.0
+    lambda_clip_color: float = 1.0
+    lambda_clip_gray: float = 1.0
+    face_every: int = 4
+    """Every n-th step renders a face zoom with the face prompt."""
+    cam_distance_range: tuple[float, float] = (1.0, 2.0)
+    cam_elevation_std: float = 1.0471975511965976  # π/3
+    face_distance: float = 0.4
+    face_elevation_std: float = 0.2617993877991494  # π/12
+    lookat_jitter_std: float = 0.1
+    lookat_jitter_clip: float = 0.3
+    light_jitter: float = 0.7853981633974483  # π/4
+    ambient_max: float = 0.2
+    checkpoint_every: int = 100
+    snapshot_every: int = 25
+    seed: int = 0

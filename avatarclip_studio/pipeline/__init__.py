@@ -1,0 +1,1 @@
+"""Orchestration of the stages: progress events, run folders, the end-to-end runner."""
