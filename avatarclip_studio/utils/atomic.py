@@ -19,6 +19,15 @@ class OutputError(OSError):
     """An output that could not be written; the message names the file and the cause."""
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask is process-wide and racy in a threaded app
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; on success it replaces ``target``.
@@ -28,8 +37,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent
+        )
         os.close(fd)
+        os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for other tools too
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
     tmp = Path(tmp_name)
