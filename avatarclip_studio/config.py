@@ -8,7 +8,6 @@ run saves it next to its outputs (TOML) so it can be reloaded or resumed.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
+import tomllib
 import yaml
 
 from avatarclip_studio.avatar.config import MeshConfig

@@ -48,7 +48,9 @@ def select_compute(device: DeviceChoice = "auto", precision: PrecisionChoice = "
     supports it (and TF32 matmuls), fp32 on the CPU, where bf16 is only faster for large networks.
     """
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was requested (--device cuda) but torch sees no CUDA device; use --device cpu")
+        raise RuntimeError(
+            "CUDA was requested (--device cuda) but torch sees no CUDA device; use --device cpu"
+        )
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     dev = torch.device("cuda", torch.cuda.current_device()) if use_cuda else torch.device("cpu")
     if use_cuda:

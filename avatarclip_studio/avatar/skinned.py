@@ -36,7 +36,9 @@ class SkinnedAvatar:
         if self.faces.min() < 0 or self.faces.max() >= v:
             raise ValueError("avatar faces index vertices that do not exist")
         if self.skin_weights.shape != (v, len(self.parents)):
-            raise ValueError(f"skin weights must be ({v}, {len(self.parents)}), got {self.skin_weights.shape}")
+            raise ValueError(
+                f"skin weights must be ({v}, {len(self.parents)}), got {self.skin_weights.shape}"
+            )
         if self.colors.shape != (v, 3):
             raise ValueError(f"vertex colours must be ({v}, 3), got {self.colors.shape}")
 

@@ -1,1 +1,1 @@
-"""cli."""
+"""The ``avatarclip-studio`` command line: the same pipeline as the app, headless."""

@@ -80,7 +80,9 @@ class Guidance(ABC):
         size = self.input_size
         if images.shape[-2:] != (size, size):
             # antialiased resize: plain bilinear downsampling leaves ~25% of pixels without gradient
-            images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            images = F.interpolate(
+                images, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+            )
         return F.normalize(self._encode_pixels(images.to(self.device)).float(), dim=-1)
 
     def clip_loss(self, images: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:

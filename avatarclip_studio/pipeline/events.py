@@ -99,4 +99,3 @@ class Reporter:
                 break
         if self._cancel.is_set():
             raise Cancelled()
-

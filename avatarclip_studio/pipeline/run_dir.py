@@ -117,7 +117,9 @@ class RunDir:
         self.save()
 
     def add_output(self, name: str, file: str | Path) -> None:
-        self.manifest.outputs[name] = str(Path(file).relative_to(self.path) if Path(file).is_absolute() else file)
+        self.manifest.outputs[name] = str(
+            Path(file).relative_to(self.path) if Path(file).is_absolute() else file
+        )
         self.save()
 
     def stage_done(self, stage: str) -> bool:
