@@ -1,1 +1,1 @@
-"""avatar."""
+"""The avatar stage: mesh extraction from the sculpted field, skin transfer, posing."""
