@@ -80,7 +80,7 @@ def preset(name: PresetName | str) -> StudioConfig:
             ),
             sculpt=replace(base.sculpt, steps=4, render_size=48, max_rays=48 * 48, checkpoint_every=2),
             mesh=replace(base.mesh, resolution=48),
-            shape=replace(base.shape, codebook_size=32, hidden_dim=64, codebook_views=1),
+            shape=replace(base.shape, codebook_size=32, codebook_views=1),
             motion=replace(
                 base.motion, optimise_steps=5, pose_codebook_size=64, num_frames=16, vae_latent=32
             ),

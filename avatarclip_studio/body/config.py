@@ -8,5 +8,6 @@ class BodyConfig:
     model_path: str = ""
     """An SMPL/SMPL-X model file (.pkl/.npz) loaded through smplx; empty: the shipped open body
     (``resources/body/open_body_neutral.npz``). Also set by ``AVATARCLIP_BODY_MODEL``."""
-    num_betas: int = 10
-    """Shape coefficients used (the shipped body has 16)."""
+    num_betas: int = 16
+    """Shape coefficients used, at most what the file has (the shipped open body: 16, whose first three
+    read as height, weight and muscle; SMPL: 10)."""

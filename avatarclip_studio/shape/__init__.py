@@ -1,1 +1,1 @@
-"""shape."""
+"""Coarse shape generation (METHOD.md §1): shape VAE, code-book of rendered shapes, text query."""
