@@ -19,6 +19,7 @@ from avatarclip_studio.device import Compute, select_compute
 from avatarclip_studio.guidance.base import check_prompt
 from avatarclip_studio.pipeline.events import Cancelled, Reporter
 from avatarclip_studio.pipeline.run_dir import RunDir
+from avatarclip_studio.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +59,15 @@ class Session:
 
 
 def _stage_shape(s: Session) -> None:
-    from avatarclip_studio.shape.query import query_shape
+    from avatarclip_studio.shape.generate import coarse_shape
 
-    result = query_shape(s.run.manifest.prompts["shape"], s.guidance, s.body, s.config.shape, s.compute)
+    result = coarse_shape(
+        s.run.manifest.prompts["shape"], s.guidance, s.body, s.config.shape, s.reporter, seed=s.config.seed
+    )
     vertices, joints = s.body.rest(
         torch.as_tensor(result.betas, dtype=torch.float32, device=s.compute.device)[None]
     )
-    np.savez(
+    _save_arrays(
         s.run.file("shape.npz"),
         betas=np.asarray(result.betas, dtype=np.float32),
         vertices=vertices[0].detach().cpu().numpy(),
@@ -73,6 +76,11 @@ def _stage_shape(s: Session) -> None:
         score=np.float32(result.score),
     )
     s.run.add_output("shape", "shape.npz")
+
+
+def _save_arrays(path: Path, **arrays: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def _load_shape(s: Session) -> dict[str, np.ndarray]:
@@ -84,7 +92,9 @@ def _stage_neus_init(s: Session) -> None:
     from avatarclip_studio.neus.init_fit import fit_template
 
     shape = _load_shape(s)
-    field = fit_template(shape["vertices"], shape["faces"], s.config.neus, s.compute, s.reporter)
+    field = fit_template(
+        shape["vertices"], shape["faces"], s.config.neus, s.compute, s.reporter, seed=s.config.seed
+    )
     field.save(s.run.checkpoints / "neus_init.pt")
 
 
@@ -118,7 +128,7 @@ def _stage_mesh(s: Session) -> None:
 
     shape = _load_shape(s)
     field = NeusAvatarField.load(s.run.checkpoints / "sculpted.pt", s.compute.device)
-    mesh = extract_mesh(field.sdf, field.texture, s.config.mesh, reporter=s.reporter)
+    mesh = extract_mesh(field.sdf, field.texture, s.config.mesh, reporter=s.reporter, device=s.compute.device)
     avatar = make_skinned_avatar(mesh.vertices, mesh.faces, mesh.colors, s.body, shape["betas"])
     avatar.save(str(s.run.file("avatar.npz")))
     write_mesh(s.run.file("mesh.ply"), mesh.vertices, mesh.faces, mesh.colors)
@@ -130,10 +140,19 @@ def _stage_motion(s: Session) -> None:
     from avatarclip_studio.motion.animate import generate_motion
     from avatarclip_studio.motion.io import save_motion
 
-    clip, _candidates = generate_motion(
-        s.run.manifest.prompts["motion"], s.guidance, s.body, s.config.motion, s.compute, s.reporter
+    clip, candidates = generate_motion(
+        s.run.manifest.prompts["motion"],
+        s.guidance,
+        s.body,
+        s.config.motion,
+        s.compute,
+        s.reporter,
+        checkpoint=s.run.checkpoints / "motion_state.pt",
     )
     save_motion(clip, s.run.file("motion.npz"))
+    s.run.manifest.stages.setdefault("motion", {})["candidates"] = [
+        {"score": round(float(c.score), 4), "index": int(c.index)} for c in candidates
+    ]
     s.run.add_output("motion", "motion.npz")
 
 
