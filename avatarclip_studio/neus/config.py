@@ -1,3 +1,5 @@
+"""Config of the implicit avatar: SDF field, colour heads, NeuS volume rendering, template fit."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,12 +19,27 @@ class NeusConfig:
     """Positional-encoding frequencies of the SDF input (original 6)."""
     softplus_beta: float = 100.0
     init_inv_deviation: float = 0.3
-    """Initial value of the learned inverse deviation s (stored as log s/10 in the original)."""
-    samples_per_ray: int = 64
-    """Samples per ray (original 32 coarse + 32 importance)."""
+    """Initial value of the learned variance v, inverse deviation s = exp(10 v) (original 0.3, s ≈ 20)."""
+    fitted_inv_deviation: float = 0.5
+    """v set after the template fit (s ≈ 150, surface ~1 cm thick): the fit gives an exact, sharp SDF,
+    so sculpting starts sharp instead of from the original's blurry s ≈ 20."""
+    sphere_radius: float = 0.5
+    """Radius of the sphere the SDF is geometrically initialised to."""
+    scene_radius: float = 1.0
+    """The scene is the cube [−r, r]³ (the original: the unit sphere); bodies are centred at the pelvis."""
+    samples_per_ray: int = 128
+    """Fixed marching step = scene diameter / samples_per_ray (ours: ~1.6 cm; occupied cells only, so no
+    importance sampling; the original used 32 coarse + 32 importance samples)."""
     occupancy_resolution: int = 64
     """Empty-space-skipping grid; cells near the surface are marched, the rest skipped."""
+    occupancy_band: float = 0.05
+    """A cell is occupied when |SDF| at its centre < band + half the cell diagonal (metres)."""
     occupancy_update_every: int = 16
+    template_grey: float = 0.7
+    """Albedo of the grey template that the colour head c(p) reproduces."""
     init_seconds: float = 60.0
     """Time budget of the initialisation fit to the template (ours: direct SDF fit, not 300k steps)."""
     init_steps: int = 1500
+    init_lr: float = 1e-2
+    init_batch: int = 4096
+    """SDF sample points per init step (a sixteenth of them also carry the eikonal term)."""

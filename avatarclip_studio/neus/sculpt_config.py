@@ -1,3 +1,5 @@
+"""Config of the CLIP-guided sculpting and texturing stage."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,6 +14,10 @@ class SculptConfig:
     render_size: int = 256
     """Side of the rendered view before resizing to the guidance input (original ≤ 256)."""
     max_rays: int = 12544
+    """Ray budget per view (original 12,544): when the dilated template silhouette holds more pixels, a
+    random subset of this many is rendered and the other pixels show the background."""
+    silhouette_dilation: float = 0.03
+    """Dilation of the template silhouette (rays are cast only inside it), as a fraction of the image side."""
     lambda_rec: float = 1.0
     lambda_eikonal: float = 0.1
     lambda_mask: float = 1.0
@@ -25,8 +31,13 @@ class SculptConfig:
     face_elevation_std: float = 0.2617993877991494  # π/12
     lookat_jitter_std: float = 0.1
     lookat_jitter_clip: float = 0.3
+    back_view_angle: float = 0.7853981633974483  # π/4
+    """Body views within this azimuth of straight behind use the back prompt."""
     light_jitter: float = 0.7853981633974483  # π/4
     ambient_max: float = 0.2
     checkpoint_every: int = 100
+    """Steps between checkpoints (model, optimiser, random state); a rerun resumes from the last one."""
+    snapshot_mesh_resolution: int = 40
+    """Grid side of the light marching-cubes mesh sent to the live view."""
     snapshot_every: int = 25
     seed: int = 0

@@ -1,0 +1,152 @@
+"""NeuS field, volume rendering and template initialisation (tiny sizes, CPU)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from avatarclip_studio.config import preset
+from avatarclip_studio.device import Compute
+from avatarclip_studio.neus.fields import FieldFileError, NeusAvatarField
+from avatarclip_studio.neus.init_fit import TemplateError, fit_template
+from avatarclip_studio.neus.occupancy import OccupancyGrid
+from avatarclip_studio.neus.rays import LookAt, camera_rays, project_points
+from avatarclip_studio.neus.volume_render import packed_weights, render_rays
+from avatarclip_studio.pipeline.events import Progress, Reporter
+
+CPU = Compute(torch.device("cpu"), None)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks: one thread avoids OpenMP barrier stalls when the CI machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+TINY = preset("tiny").neus
+
+
+class SphereField(NeusAvatarField):
+    """An exact sphere SDF (radius 0.4) with the field's heads: isolates the renderer from the fit."""
+
+    def sdf_and_gradient(self, points, create_graph=False):
+        p = points.detach().requires_grad_(True) if create_graph else points
+        norm = p.norm(dim=-1)
+        _, features = self.sdf_network(p)
+        return norm - 0.4, p / norm[:, None], features
+
+    def sdf(self, points):
+        return points.norm(dim=-1) - 0.4
+
+
+def capsule_person() -> trimesh.Trimesh:
+    body = trimesh.creation.capsule(height=1.0, radius=0.2)
+    body.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    return body
+
+
+def test_geometric_init_starts_near_a_sphere_and_gradients_are_unit():
+    torch.manual_seed(0)
+    field = NeusAvatarField(TINY)
+    pts = torch.randn(256, 3) * 0.5
+    sdf, grad, feats = field.sdf_and_gradient(pts)
+    assert sdf.shape == (256,) and grad.shape == (256, 3) and feats.shape == (256, TINY.sdf_width)
+    with torch.no_grad():
+        inside, outside = field.sdf(torch.zeros(1, 3)), field.sdf(torch.tensor([[0.9, 0.0, 0.0]]))
+    assert inside.item() < 0 < outside.item()
+    assert float((grad.norm(dim=-1) - 1).abs().median()) < 0.5
+    with torch.no_grad():
+        assert field.texture(pts).shape == (256, 3) and float(field.color(pts).min()) >= 0
+
+
+def test_sphere_renders_as_a_disc_with_depth_and_normals():
+    torch.manual_seed(0)
+    field = SphereField(TINY)
+    with torch.no_grad():
+        field.variance.fill_(0.6)
+    grid = OccupancyGrid(32, 1.0, 0.05)
+    grid.update(field.sdf)
+    assert 0.01 < grid.fraction < 0.3
+    size = 32
+    camera = LookAt(torch.tensor([0.0, 0.0, 2.0]), torch.zeros(3), torch.tensor([0.0, 1.0, 0.0]), 60.0)
+    origins, dirs = camera_rays(camera, size, size)
+    out = render_rays(field, origins, dirs, grid, CPU, with_graph=False)
+    opacity = out.opacity.reshape(size, size)
+    # the sphere's apparent radius: asin(0.4 / 2) seen through tan(30°) per half image
+    ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+    radius_px = np.tan(np.arcsin(0.2)) / np.tan(np.radians(30)) * size / 2
+    disc = ((xs - size / 2) ** 2 + (ys - size / 2) ** 2).sqrt() < radius_px
+    agreement = ((opacity > 0.5) == disc).float().mean()
+    assert agreement > 0.97
+    centre = size // 2 * size + size // 2
+    assert abs(float(out.depth[centre] / out.opacity[centre]) - 1.6) < 0.03
+    assert float(out.normal[centre, 2]) > 0.95  # faces the camera
+    assert float(opacity[0, 0]) == 0.0
+
+
+def test_packed_weights_match_a_per_ray_cumprod():
+    alpha = torch.tensor([0.2, 0.5, 0.9, 0.3, 0.6, 1.0, 0.4])
+    ray = torch.tensor([0, 0, 0, 2, 2, 2, 2])
+    w = packed_weights(alpha, ray, 3)
+    expected = []
+    for r in (0, 2):
+        a = alpha[ray == r]
+        t = torch.cat([torch.ones(1), torch.cumprod(1 - a, 0)[:-1]])
+        expected.append(a * t)
+    assert torch.allclose(w, torch.cat(expected), atol=1e-5)
+
+
+def test_projection_agrees_with_ray_directions():
+    camera = LookAt(
+        torch.tensor([0.3, 0.2, 1.5]), torch.tensor([0.0, 0.1, 0.0]), torch.tensor([0.0, 1.0, 0.0])
+    )
+    origins, dirs = camera_rays(camera, 20, 20)
+    points = origins[[5, 77, 310]] + 1.3 * dirs[[5, 77, 310]]
+    row, col = project_points(camera, points, 20, 20)
+    assert (row * 20 + col).tolist() == [5, 77, 310]
+
+
+def test_init_fit_reproduces_the_template_sign():
+    mesh = capsule_person()
+    seen: list = []
+    # no time cap: the test must not depend on the machine's load
+    config = replace(TINY, init_lr=1e-2, init_batch=2048, init_seconds=1e9)
+    field = fit_template(mesh.vertices, mesh.faces, config, CPU, Reporter(seen.append), seed=0)
+    rng = np.random.default_rng(1)
+    pts = np.concatenate(
+        [rng.uniform(-1, 1, (2000, 3)), mesh.sample(2000, seed=2) + rng.normal(0, 0.03, (2000, 3))]
+    )
+    # exact capsule SDF: distance to the segment along y, minus the radius
+    closest = np.stack([np.zeros(len(pts)), np.clip(pts[:, 1], -0.5, 0.5), np.zeros(len(pts))], 1)
+    truth = np.linalg.norm(pts - closest, axis=1) - 0.2
+    with torch.no_grad():
+        sdf = field.sdf(torch.tensor(pts, dtype=torch.float32)).numpy()
+    assert ((sdf < 0) == (truth < 0)).mean() > 0.95
+    assert any(isinstance(e, Progress) and e.losses for e in seen)
+    assert abs(field.inv_s.item() - np.exp(10 * TINY.fitted_inv_deviation)) < 1e-3
+
+
+def test_field_save_load_round_trip(tmp_path):
+    field = NeusAvatarField(TINY)
+    field.save(tmp_path / "f.pt")
+    again = NeusAvatarField.load(tmp_path / "f.pt")
+    pts = torch.rand(10, 3)
+    assert torch.equal(field.sdf(pts), again.sdf(pts)) and torch.equal(field.texture(pts), again.texture(pts))
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(FieldFileError, match="bad.pt"):
+        NeusAvatarField.load(tmp_path / "bad.pt")
+
+
+def test_template_errors_are_clear():
+    mesh = capsule_person()
+    with pytest.raises(TemplateError, match="shape"):
+        fit_template(mesh.vertices[:, :2], mesh.faces, TINY, CPU, Reporter())
+    with pytest.raises(TemplateError, match="scene"):
+        fit_template(mesh.vertices * 3, mesh.faces, TINY, CPU, Reporter())
