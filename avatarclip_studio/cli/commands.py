@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,13 @@ def dispatch(
 
 
 def _app(args, config_from, formats) -> int:
+    headless = not any(os.environ.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+    if sys.platform.startswith("linux") and headless:
+        # without this check Qt aborts the process with a core dump and a page of plugin hints
+        raise UserFacingError(
+            "no display (DISPLAY is not set): the app needs a desktop session; "
+            "for a headless run use `avatarclip-studio demo` or `avatarclip-studio generate`"
+        )
     from avatarclip_studio.ui.app import run_app
 
     return run_app(sys.argv[:1], run_dir=args.run_dir)

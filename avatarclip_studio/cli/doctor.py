@@ -22,9 +22,15 @@ def _torch() -> tuple[bool, str]:
 
 
 def _clip() -> tuple[bool, str]:
-    from avatarclip_studio.guidance.clip_model import describe_clip_weights
+    from avatarclip_studio.guidance.clip_model import DEFAULT_ROOT, checkpoint_file_name, find_checkpoint
 
-    return describe_clip_weights()
+    found = find_checkpoint("ViT-B/32")
+    if found is not None:
+        return True, f"CLIP ViT-B/32 weights: {found} (real CLIP guides the avatar)"
+    return False, (
+        f"no CLIP weights in {DEFAULT_ROOT} (looked for {checkpoint_file_name('ViT-B/32')}): the offline guidance "
+        "model is used; online, `--guidance clip` downloads them"
+    )
 
 
 def _offline_guidance() -> tuple[bool, str]:
@@ -46,17 +52,13 @@ def _body() -> tuple[bool, str]:
 
 
 def _priors() -> tuple[bool, str]:
-    wanted = {
-        "shape VAE": resource_path("shape"),
-        "pose prior / motion VAE": resource_path("motion"),
-    }
+    from avatarclip_studio.pipeline.training import default_output
+
     parts, ok = [], True
-    for name, folder in wanted.items():
-        files = sorted(p.name for p in folder.glob("*.safetensors")) if folder.exists() else []
-        ok &= bool(files)
-        parts.append(
-            f"{name}: {', '.join(files) if files else 'missing (see `avatarclip-studio train --help`)'}"
-        )
+    for what in ("shape-vae", "pose-prior", "motion-vae"):
+        path = default_output(what)
+        ok &= path.exists()
+        parts.append(f"{what}: {path.name if path.exists() else f'missing (avatarclip-studio train {what})'}")
     return ok, "; ".join(parts)
 
 

@@ -89,12 +89,14 @@ def packed_weights(alpha: torch.Tensor, ray_index: torch.Tensor, num_rays: int) 
 
     The product is a segmented sum of logs in float64 (a float32 running sum over ~10⁶ samples drifts).
     """
+    if alpha.numel() == 0:  # every ray missed the occupied cells (e.g. a view of empty space)
+        return alpha
     log_t = torch.log1p(-alpha.double().clamp(max=1.0 - 1e-7))
     inclusive = torch.cumsum(log_t, dim=0)
     exclusive = inclusive - log_t
     first = torch.full((num_rays,), alpha.numel(), dtype=torch.long, device=alpha.device)
     first = first.scatter_reduce(0, ray_index, torch.arange(alpha.numel(), device=alpha.device), "amin")
-    start = exclusive[first.clamp(max=max(alpha.numel() - 1, 0))]
+    start = exclusive[first.clamp(max=alpha.numel() - 1)]
     transmittance = torch.exp(exclusive - start[ray_index]).to(alpha.dtype)
     return alpha * transmittance
 

@@ -85,6 +85,7 @@ class RunDir:
             run.manifest = Manifest(**{k: v for k, v in data.items() if k in known and k != "config"})
         except TypeError as exc:
             raise RunError(f"{file}: malformed manifest ({exc})") from exc
+        _check_types(run.manifest, file)
         return run
 
     def config(self) -> StudioConfig:
@@ -124,6 +125,19 @@ class RunDir:
 
     def stage_done(self, stage: str) -> bool:
         return self.manifest.stages.get(stage, {}).get("status") == "done"
+
+
+def _check_types(manifest: Manifest, file: Path) -> None:
+    """A hand-edited or damaged manifest fails here, naming the field, not later deep in a stage."""
+    for name, default in vars(Manifest()).items():
+        value = getattr(manifest, name)
+        if not isinstance(value, type(default)) or isinstance(value, bool) is not isinstance(default, bool):
+            raise RunError(f"{file}: {name} must be a {type(default).__name__}, not {type(value).__name__}")
+    text_tables = (manifest.prompts, manifest.outputs, manifest.versions)
+    if not all(isinstance(v, str) for table in text_tables for v in table.values()):
+        raise RunError(f"{file}: prompts, outputs and versions must map names to text")
+    if not all(isinstance(v, dict) for v in manifest.stages.values()):
+        raise RunError(f"{file}: each stage entry must be a JSON object")
 
 
 def software_versions() -> dict[str, str]:

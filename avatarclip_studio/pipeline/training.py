@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from avatarclip_studio.config import StudioConfig
@@ -67,4 +68,21 @@ def train(
 
 
 def _codebooks(reporter: Reporter, guidance_backend: str, config: StudioConfig) -> list[Path]:
-    raise NotImplementedError
+    """Build (or find cached) the shape and pose code-books of the chosen guidance model."""
+    from avatarclip_studio.body.model import load_body_model
+    from avatarclip_studio.device import select_compute
+    from avatarclip_studio.guidance.select import load_guidance
+    from avatarclip_studio.motion.codebook import build_codebook
+    from avatarclip_studio.motion.pose_prior import load_pose_prior
+    from avatarclip_studio.paths import cache_dir
+    from avatarclip_studio.shape.generate import shape_codebook
+
+    compute = select_compute(config.device, config.precision)
+    guidance_config = replace(config.guidance, backend=guidance_backend)  # type: ignore[arg-type]
+    guidance = load_guidance(guidance_config, compute.device)
+    reporter.log("codebooks", f"guidance model: {guidance.name}")
+    body = load_body_model(config.body, compute.device)
+    shape_codebook(guidance, body, config.shape, reporter, seed=config.seed)
+    prior = load_pose_prior(config.motion.pose_prior_path or None, compute.device)
+    build_codebook(guidance, body, prior, config.motion, compute, reporter)
+    return [cache_dir()]

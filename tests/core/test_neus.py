@@ -150,3 +150,8 @@ def test_template_errors_are_clear():
         fit_template(mesh.vertices[:, :2], mesh.faces, TINY, CPU, Reporter())
     with pytest.raises(TemplateError, match="scene"):
         fit_template(mesh.vertices * 3, mesh.faces, TINY, CPU, Reporter())
+
+
+def test_packed_weights_of_no_samples_is_empty():
+    empty = torch.zeros(0)
+    assert packed_weights(empty, torch.zeros(0, dtype=torch.long), num_rays=8).shape == (0,)
