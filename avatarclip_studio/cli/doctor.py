@@ -6,6 +6,7 @@ import importlib
 import os
 import platform
 from collections.abc import Callable
+from typing import Any
 
 from avatarclip_studio import __version__
 from avatarclip_studio.paths import cache_dir, resource_path
@@ -28,8 +29,8 @@ def _clip() -> tuple[bool, str]:
     if found is not None:
         return True, f"CLIP ViT-B/32 weights: {found} (real CLIP guides the avatar)"
     return False, (
-        f"no CLIP weights in {DEFAULT_ROOT} (looked for {checkpoint_file_name('ViT-B/32')}): the offline guidance "
-        "model is used; online, `--guidance clip` downloads them"
+        f"no CLIP weights in {DEFAULT_ROOT} (looked for {checkpoint_file_name('ViT-B/32')}): "
+        "the offline guidance model is used; online, `--guidance clip` downloads them"
     )
 
 
@@ -67,12 +68,9 @@ def _opengl() -> tuple[bool, str]:
 
     errors = []
     for backend in ("egl", None):
+        options: dict[str, Any] = {"backend": backend} if backend else {}
         try:
-            ctx = (
-                moderngl.create_standalone_context(backend=backend)
-                if backend
-                else moderngl.create_standalone_context()
-            )
+            ctx = moderngl.create_standalone_context(**options)
         except Exception as exc:  # each backend fails in its own way; report all
             errors.append(f"{backend or 'default'}: {exc}")
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,12 +74,12 @@ def _stage_shape(s: Session) -> None:
         vertices=vertices[0].detach().cpu().numpy(),
         joints=joints[0].detach().cpu().numpy(),
         faces=s.body.faces.cpu().numpy(),
-        score=np.float32(result.score),
+        score=np.asarray(result.score, dtype=np.float32),
     )
     s.run.add_output("shape", "shape.npz")
 
 
-def _save_arrays(path: Path, **arrays: np.ndarray) -> None:
+def _save_arrays(path: Path, **arrays: Any) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
 

@@ -14,7 +14,6 @@ linear VAE over an already linear shape space could only learn a Gaussian.
 from __future__ import annotations
 
 import math
-import pickle
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from avatarclip_studio.paths import resource_path
 from avatarclip_studio.pipeline.events import Progress, Reporter
 from avatarclip_studio.shape.config import ShapeConfig
 from avatarclip_studio.utils.atomic import atomic_path
+from avatarclip_studio.utils.checkpoints import build_checked, load_weights_only
 
 STAGE = "shape-vae"
 BATCH = 256
@@ -95,15 +95,20 @@ class ShapeVAE(nn.Module):
             raise ShapeVAEError(
                 f"shape VAE weights {path} do not exist; train them with `avatarclip-studio train shape-vae`"
             )
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-            vae = cls(
-                payload["num_betas"], payload["hidden_dim"], payload["latent_dim"], payload["body_name"]
-            )
-            vae.load_state_dict(payload["state_dict"])
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as exc:
-            raise ShapeVAEError(f"cannot read shape VAE weights {path}: {exc}") from exc
-        return vae
+        payload = load_weights_only(path, ShapeVAEError, "shape VAE weights")
+        keys = ("num_betas", "hidden_dim", "latent_dim", "body_name", "state_dict")
+        if not isinstance(payload, dict) or any(k not in payload for k in keys):
+            raise ShapeVAEError(f"{path}: not shape VAE weights (expected the keys {', '.join(keys)})")
+        sizes = {k: payload[k] for k in keys[:3]}
+        return build_checked(
+            lambda: cls(
+                sizes["num_betas"], sizes["hidden_dim"], sizes["latent_dim"], str(payload["body_name"])
+            ),
+            payload["state_dict"],
+            sizes,
+            path,
+            ShapeVAEError,
+        )
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
