@@ -1,0 +1,148 @@
+"""The offline guidance model: data pipeline pieces, and the shipped weights following the text."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from avatarclip_studio.body.config import BodyConfig
+from avatarclip_studio.body.model import BodyModel, load_body_model
+from avatarclip_studio.body.skeleton import JOINT_INDEX
+from avatarclip_studio.guidance.config import GuidanceConfig
+from avatarclip_studio.guidance.errors import GuidanceUnavailable
+from avatarclip_studio.guidance.offline.captions import COLOR_WORDS, describe
+from avatarclip_studio.guidance.offline.dataset import build_render_set, composite, render_scenes
+from avatarclip_studio.guidance.offline.image_tower import ImageTower
+from avatarclip_studio.guidance.offline.model import OfflineGuidance, default_weights_path, load_image_tower
+from avatarclip_studio.guidance.offline.scenes import Scene, pose_vector, sample_scene
+from avatarclip_studio.guidance.offline.splat import orbit_cameras, splat
+from avatarclip_studio.guidance.offline.train import contrastive_loss, train_offline_guidance
+from avatarclip_studio.guidance.select import load_guidance
+
+STANDING = Scene((0.0, 0.0, 0.0), "standing", False, "red", "black", "black", "pale", "brown", True)
+
+
+@pytest.fixture(scope="module")
+def body() -> BodyModel:
+    return load_body_model(BodyConfig())
+
+
+@pytest.fixture(scope="module")
+def guidance() -> OfflineGuidance:
+    return OfflineGuidance()
+
+
+def white(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    return rgb + (1 - alpha)
+
+
+def test_red_shirt_prompt_prefers_the_red_shirt(guidance: OfflineGuidance, body: BodyModel) -> None:
+    scenes = [STANDING, Scene(**{**STANDING.__dict__, "shirt": "blue"})]
+    images = white(*render_scenes(body, scenes, 96, seed=3, front_only=True))
+    text = guidance.encode_text(["a person in a red shirt", "a person in a blue shirt"])
+    sims = guidance.encode_image(images) @ text.T  # rows: red render, blue render
+    assert float(sims[0, 0]) > float(sims[1, 0])
+    assert float(sims[1, 1]) > float(sims[0, 1])
+
+
+def test_tall_and_short_are_ranked_right(guidance: OfflineGuidance, body: BodyModel) -> None:
+    tall = Scene((2.2, 0.0, 0.0), "standing", False, None, None, None, None, None, True)
+    short = Scene((-2.2, 0.0, 0.0), "standing", False, None, None, None, None, None, True)
+    images = white(*render_scenes(body, [tall, short], 96, seed=5, front_only=True))
+    text = guidance.encode_text(["a tall person", "a short person"])
+    sims = guidance.encode_image(images) @ text.T
+    margin = sims[:, 0] - sims[:, 1]  # how much more "tall" than "short"
+    assert float(margin[0]) > float(margin[1])
+
+
+def test_gradient_flows_to_pixels(guidance: OfflineGuidance) -> None:
+    image = torch.rand(2, 3, 128, 128, requires_grad=True)
+    loss = guidance.clip_loss(image, guidance.encode_text("a person in a red shirt")).sum()
+    loss.backward()
+    assert image.grad is not None
+    assert float((image.grad.abs().sum(1) > 0).float().mean()) > 0.99
+    assert guidance.encode_image(image.detach()).shape == (2, 384)
+
+
+def test_select_offline_and_name(guidance: OfflineGuidance) -> None:
+    assert "offline" in guidance.name
+    chosen = load_guidance(GuidanceConfig(backend="auto", clip_model="/nonexistent/clip.pt"))
+    assert "offline" in chosen.name
+
+
+def test_missing_or_foreign_weights_are_named(tmp_path: Path) -> None:
+    with pytest.raises(GuidanceUnavailable, match="nope.safetensors are missing"):
+        load_image_tower(tmp_path / "nope.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(GuidanceUnavailable, match="bad.safetensors"):
+        load_image_tower(bad)
+    assert default_weights_path().is_file()
+
+
+def test_captions_are_true_and_heldout_words_unseen() -> None:
+    rng = np.random.default_rng(0)
+    scenes = [sample_scene(rng, textured=True) for _ in range(200)]
+    train_text = " ".join(describe(s, rng) for s in scenes for _ in range(3))
+    for color, words in COLOR_WORDS.items():
+        for word in words["heldout"]:
+            assert word not in train_text, (color, word)
+    red = Scene(**{**STANDING.__dict__, "shirt": "red"})
+    full = describe(red, rng, full=True)
+    assert any(
+        f"{w} shirt" in full or f"{w} t-shirt" in full or f"{w} top" in full
+        for w in COLOR_WORDS["red"]["train"]
+    )
+    assert "crimson" in describe(red, np.random.default_rng(1), "heldout", full=True)
+
+
+def test_mirrored_pose_raises_the_other_hand(body: BodyModel) -> None:
+    poses = torch.stack([pose_vector("waving", m, np.zeros((23, 3))) for m in (False, True)])
+    joints = body(body_pose=poses).joints
+    right, left = JOINT_INDEX["right_wrist"], JOINT_INDEX["left_wrist"]
+    assert float(joints[0, right, 1]) > float(joints[0, left, 1]) + 0.3
+    assert float(joints[1, left, 1]) > float(joints[1, right, 1]) + 0.3
+
+
+def test_splat_covers_the_body_and_passes_colour_gradients(body: BodyModel) -> None:
+    verts = body().vertices
+    colors = torch.full((1, verts.shape[1], 3), 0.5, requires_grad=True)
+    cams = orbit_cameras(torch.zeros(1), torch.zeros(1), torch.full((1,), 2.2), torch.zeros(1, 3))
+    rgb, alpha = splat(verts, colors, cams, 64)
+    coverage = float(alpha.mean())
+    assert 0.05 < coverage < 0.5  # a T-posed body, not empty, not the whole frame
+    rgb.sum().backward()
+    assert colors.grad is not None and int((colors.grad.abs().sum(-1) > 0).sum()) > 500
+    # interior of the torso has no holes
+    assert float(alpha[0, 0, 20:30, 30:34].min()) == 1.0
+    assert math.isclose(float(rgb.detach()[0, :, alpha[0, 0] > 0].mean()), 0.5, abs_tol=1e-5)
+
+
+def test_render_set_is_seeded(body: BodyModel) -> None:
+    first = build_render_set(body, 6, 48, seed=7)
+    second = build_render_set(body, 6, 48, seed=7)
+    assert torch.equal(first.images, second.images)
+    assert first.scenes == second.scenes
+    images = composite(first.images, first.masks, torch.Generator().manual_seed(0))
+    assert images.shape == (6, 3, 48, 48) and float(images.min()) >= 0.0 and float(images.max()) <= 1.0
+
+
+def test_contrastive_loss_prefers_matching_pairs() -> None:
+    text = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    ids = torch.arange(4)
+    matched = contrastive_loss(text * 3, text, ids, torch.tensor(10.0))
+    shuffled = contrastive_loss(text.roll(1, 0) * 3, text, ids, torch.tensor(10.0))
+    assert float(matched) < float(shuffled)
+
+
+def test_training_smoke_writes_loadable_weights(tmp_path: Path) -> None:
+    out = tmp_path / "tower.safetensors"
+    metrics = train_offline_guidance(out, steps=2, seed=0, renders=16, batch_size=8, cache_dir=tmp_path)
+    tower = load_image_tower(out)
+    assert isinstance(tower, ImageTower)
+    assert math.isfinite(metrics["loss"]) and metrics["temperature"] > 0
+    assert list(tmp_path.glob("renders_*.pt"))  # the render set is cached for the next run
