@@ -41,6 +41,10 @@ class Compute:
         return f"cpu ({torch.get_num_threads()} threads), {precision}"
 
 
+class DeviceUnavailable(RuntimeError):
+    """The requested device is not on this machine; the message says what to use instead."""
+
+
 def select_compute(device: DeviceChoice = "auto", precision: PrecisionChoice = "auto") -> Compute:
     """Pick the device and precision once, for the whole run.
 
@@ -48,7 +52,7 @@ def select_compute(device: DeviceChoice = "auto", precision: PrecisionChoice = "
     supports it (and TF32 matmuls), fp32 on the CPU, where bf16 is only faster for large networks.
     """
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
+        raise DeviceUnavailable(
             "CUDA was requested (--device cuda) but torch sees no CUDA device; use --device cpu"
         )
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())

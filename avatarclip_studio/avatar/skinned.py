@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatarclip_studio.body.skeleton import PARENTS
+from avatarclip_studio.utils.npz import NPZ_ERRORS
 
 
 @dataclass
@@ -56,13 +57,17 @@ class SkinnedAvatar:
 
     @classmethod
     def load(cls, path: str) -> SkinnedAvatar:
+        """Read a file written by :meth:`save`; ``ValueError`` naming ``path`` when it is not one."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 get = {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError) as exc:
+        except NPZ_ERRORS as exc:
             raise ValueError(f"{path}: not a readable avatar file ({exc})") from exc
+        odd = sorted(k for k, v in get.items() if v.dtype.kind not in "iuf")
+        if odd:
+            raise ValueError(f"{path}: avatar arrays {', '.join(odd)} must hold real numbers")
         try:
-            return cls(
+            avatar = cls(
                 vertices=get["vertices"].astype(np.float32),
                 faces=get["faces"].astype(np.int32),
                 colors=get["colors"].astype(np.float32),
@@ -75,3 +80,15 @@ class SkinnedAvatar:
             )
         except KeyError as exc:
             raise ValueError(f"{path}: avatar file lacks {exc}") from exc
+        except (
+            ValueError,
+            TypeError,
+            OverflowError,
+        ) as exc:  # shapes that do not fit (checked in __post_init__)
+            raise ValueError(f"{path}: not a usable avatar ({exc})") from exc
+        arrays = (avatar.vertices, avatar.colors, avatar.skin_weights, avatar.joints)
+        if not all(np.isfinite(a).all() for a in arrays):
+            raise ValueError(f"{path}: avatar arrays hold NaN or infinite values")
+        if avatar.parents != PARENTS or avatar.joints.shape != (len(PARENTS), 3):
+            raise ValueError(f"{path}: the avatar is not bound to SMPL's 24-joint skeleton")
+        return avatar

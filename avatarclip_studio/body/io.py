@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import io
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from avatarclip_studio.body.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
+from avatarclip_studio.utils.npz import NPZ_ERRORS
 
 REQUIRED_KEYS = ("v_template", "f", "weights", "J_regressor", "shapedirs", "kintree_table")
 NUM_POSE_FEATURES = (NUM_JOINTS - 1) * 9
@@ -72,6 +72,16 @@ def _dense(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+# a damaged pickle also fails in the unpickler's own ways (opcode arguments out of range, a bad stack)
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    *NPZ_ERRORS,
+    pickle.UnpicklingError,
+    TypeError,
+    IndexError,
+    AttributeError,
+)
+
+
 def _read_raw(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise BodyModelError(
@@ -87,7 +97,7 @@ def _read_raw(path: Path) -> dict[str, np.ndarray]:
             return {k: _dense(v) for k, v in raw.items() if k in REQUIRED_KEYS or k == "posedirs"}
         with np.load(path, allow_pickle=False) as npz:
             return {k: np.asarray(npz[k]) for k in npz.files}
-    except (pickle.UnpicklingError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+    except _READ_ERRORS as exc:
         if isinstance(exc, BodyModelError):
             raise
         raise BodyModelError(f"cannot read body model file {path}: {exc}") from exc
@@ -112,6 +122,23 @@ def read_body_file(path: str | Path) -> dict[str, np.ndarray]:
     """Read and validate an SMPL-format file into SMPL's 24-joint layout (see module docstring)."""
     path = Path(path)
     data = _read_raw(path)
+    used = (*REQUIRED_KEYS, "posedirs", "sample_betas")
+    odd = sorted(k for k, v in data.items() if k in used and v.dtype.kind not in "iuf")
+    if odd:
+        raise BodyModelError(f"body model file {path}: {', '.join(odd)} must hold real numbers")
+    try:
+        arrays = _validated(path, data)
+    except (ValueError, TypeError, IndexError) as exc:  # wrong dtypes or ranks the checks did not name
+        if isinstance(exc, BodyModelError):
+            raise
+        raise BodyModelError(f"body model file {path}: malformed arrays ({exc})") from exc
+    bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+    if bad:
+        raise BodyModelError(f"body model file {path}: {', '.join(bad)} contain NaN or infinite values")
+    return arrays
+
+
+def _validated(path: Path, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise BodyModelError(

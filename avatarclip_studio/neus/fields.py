@@ -26,7 +26,7 @@ class FieldFileError(ValueError):
     """A saved field that cannot be loaded; the message names the file."""
 
 
-ARCHITECTURE = ("sdf_layers", "sdf_width", "color_layers", "color_width", "pe_frequencies")
+ARCHITECTURE = ("sdf_layers", "sdf_width", "color_layers", "color_width")
 """The settings that size the networks (checked before a saved field is rebuilt)."""
 
 

@@ -59,6 +59,9 @@ class RunDir:
     def create(cls, path: str | Path, config: StudioConfig, prompts: dict[str, str]) -> RunDir:
         run = cls(path)
         if (run.path / MANIFEST).exists():
+            # a killed process (SIGKILL, power loss) cannot remove its temporaries: a resume does
+            for stale in run.path.rglob(".*.part*"):
+                stale.unlink(missing_ok=True)
             return cls.open(path)
         run.path.mkdir(parents=True, exist_ok=True)
         run.manifest.prompts = dict(prompts)

@@ -85,8 +85,23 @@ def _save_arrays(path: Path, **arrays: Any) -> None:
 
 
 def _load_shape(s: Session) -> dict[str, np.ndarray]:
-    with np.load(s.run.file("shape.npz")) as data:
-        return {k: data[k] for k in data.files}
+    """The shape stage's output; when it is gone or damaged the stage is marked to be redone."""
+    from avatarclip_studio.utils.npz import NPZ_ERRORS
+
+    path = s.run.file("shape.npz")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            shape = {k: data[k] for k in data.files}
+        for key in ("vertices", "faces", "joints", "betas"):
+            shape[key]  # noqa: B018 - a missing array is a damaged file
+    except NPZ_ERRORS as exc:
+        s.run.manifest.stages.setdefault("shape", {})["status"] = "stale"
+        s.run.save()
+        raise ValueError(
+            f"{path}: the shape stage's output is missing or damaged ({exc}); it is marked to be "
+            "redone: run the same command again to resume from the shape stage"
+        ) from exc
+    return shape
 
 
 def _stage_neus_init(s: Session) -> None:

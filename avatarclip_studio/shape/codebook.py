@@ -25,6 +25,7 @@ from avatarclip_studio.shape.config import ShapeConfig
 from avatarclip_studio.shape.vae import ShapeVAE
 from avatarclip_studio.shape.views import ViewRenderer
 from avatarclip_studio.utils.atomic import atomic_write_bytes
+from avatarclip_studio.utils.npz import NPZ_ERRORS
 
 STAGE = "shape-codebook"
 ENTRIES_PER_BATCH = 8
@@ -74,7 +75,7 @@ class ShapeCodebook:
                     body_name=str(npz["body_name"]),
                     probe_features=torch.from_numpy(npz["probe_features"]),
                 )
-        except (OSError, KeyError, ValueError) as exc:
+        except NPZ_ERRORS as exc:
             raise CodebookError(f"cannot read shape code-book {path}: {exc}") from exc
 
 

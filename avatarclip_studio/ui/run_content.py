@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from avatarclip_studio.avatar.skinned import SkinnedAvatar
+from avatarclip_studio.export.checks import ExportError
+from avatarclip_studio.export.mesh import read_mesh
 from avatarclip_studio.motion.clip import MotionClip
 from avatarclip_studio.motion.io import MotionFileError, load_motion
 from avatarclip_studio.pipeline.run_dir import RunDir
 from avatarclip_studio.ui.scene import StaticMesh
+from avatarclip_studio.utils.npz import NPZ_ERRORS
 
 
 @dataclass
@@ -54,24 +57,16 @@ def load_run_content(run: RunDir) -> RunContent:
 def _fallback_mesh(run: RunDir, problems: list[str]) -> StaticMesh | None:
     ply = run.file("mesh.ply")
     if ply.exists():
-        import trimesh
-
         try:
-            mesh = trimesh.load(ply, process=False, force="mesh")
-            if not isinstance(mesh, trimesh.Trimesh):
-                raise ValueError(f"holds a {type(mesh).__name__}, not a triangle mesh")
-            colors = None
-            if isinstance(mesh.visual, trimesh.visual.ColorVisuals) and mesh.visual.kind == "vertex":
-                colors = np.asarray(mesh.visual.vertex_colors[:, :3], np.float32) / 255.0
-            return _static(mesh.vertices, mesh.faces, colors)
-        except (ValueError, OSError, AttributeError) as exc:
-            problems.append(f"{ply}: unreadable mesh ({exc})")
+            return _static(*read_mesh(ply))
+        except ExportError as exc:
+            problems.append(str(exc))
     shape = run.file("shape.npz")
     if shape.exists():
         try:
             with np.load(shape, allow_pickle=False) as data:
                 return _static(data["vertices"], data["faces"], None)
-        except (OSError, ValueError, KeyError) as exc:
+        except NPZ_ERRORS as exc:
             problems.append(f"{shape}: unreadable body shape ({exc})")
     return None
 

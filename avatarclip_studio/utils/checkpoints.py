@@ -38,10 +38,14 @@ def build_checked(
     path: str | Path,
     error: type[Exception],
 ) -> M:
-    """``make()`` with ``state`` loaded, once ``sizes`` (name → claimed size) and every shape agree."""
+    """``make()`` with ``state`` loaded, once ``sizes`` (name → claimed size) and every shape agree.
+
+    ``sizes``: the widths, depths and lengths ``make`` uses, each checked before anything is built (a
+    depth of 10⁹ would take hours even on the meta device); the others are checked by the shapes.
+    """
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SIZE:
-            raise error(f"{path}: {name} = {value!r} is not a size in 0..{MAX_SIZE}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
+            raise error(f"{path}: {name} = {value!r} is not a size in 1..{MAX_SIZE}")
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise error(f"{path}: the weights are not a table of tensors")
     try:

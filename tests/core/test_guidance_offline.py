@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -15,12 +16,31 @@ from avatarclip_studio.body.skeleton import JOINT_INDEX
 from avatarclip_studio.guidance.config import GuidanceConfig
 from avatarclip_studio.guidance.errors import GuidanceUnavailable
 from avatarclip_studio.guidance.offline.captions import COLOR_WORDS, describe
-from avatarclip_studio.guidance.offline.dataset import build_render_set, composite, render_scenes
+from avatarclip_studio.guidance.offline.dataset import (
+    build_render_set,
+    composite,
+    recolor,
+    render_region_maps,
+    render_scenes,
+)
 from avatarclip_studio.guidance.offline.image_tower import ImageTower
 from avatarclip_studio.guidance.offline.model import OfflineGuidance, default_weights_path, load_image_tower
-from avatarclip_studio.guidance.offline.scenes import Scene, pose_vector, sample_scene
+from avatarclip_studio.guidance.offline.region_batches import (
+    VARIANTS,
+    RegionSet,
+    garment_captions,
+    region_batch,
+)
+from avatarclip_studio.guidance.offline.scenes import (
+    COLORS,
+    GREY_ALBEDO,
+    REGIONS,
+    Scene,
+    pose_vector,
+    sample_scene,
+)
 from avatarclip_studio.guidance.offline.splat import orbit_cameras, splat
-from avatarclip_studio.guidance.offline.train import contrastive_loss, train_offline_guidance
+from avatarclip_studio.guidance.offline.train import contrastive_loss, same_caption, train_offline_guidance
 from avatarclip_studio.guidance.select import load_guidance
 
 STANDING = Scene((0.0, 0.0, 0.0), "standing", False, "red", "black", "black", "pale", "brown", True)
@@ -133,16 +153,82 @@ def test_render_set_is_seeded(body: BodyModel) -> None:
 
 def test_contrastive_loss_prefers_matching_pairs() -> None:
     text = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
-    ids = torch.arange(4)
-    matched = contrastive_loss(text * 3, text, ids, torch.tensor(10.0))
-    shuffled = contrastive_loss(text.roll(1, 0) * 3, text, ids, torch.tensor(10.0))
+    positives = same_caption(torch.arange(4))
+    matched = contrastive_loss(text * 3, text, positives, torch.tensor(10.0))
+    shuffled = contrastive_loss(text.roll(1, 0) * 3, text, positives, torch.tensor(10.0))
     assert float(matched) < float(shuffled)
+    # image 0 looks like caption 1: cheaper when caption 1 is declared true of image 0 too
+    lookalike = text.clone()
+    lookalike[0] = text[1]
+    also_true = positives.clone()
+    also_true[0, 1] = True
+    assert float(contrastive_loss(lookalike * 3, text, also_true, torch.tensor(10.0))) < float(
+        contrastive_loss(lookalike * 3, text, positives, torch.tensor(10.0))
+    )
 
 
 def test_training_smoke_writes_loadable_weights(tmp_path: Path) -> None:
     out = tmp_path / "tower.safetensors"
-    metrics = train_offline_guidance(out, steps=2, seed=0, renders=16, batch_size=8, cache_dir=tmp_path)
+    metrics = train_offline_guidance(
+        out, steps=2, seed=0, renders=16, batch_size=8, cache_dir=tmp_path, region_steps=2, region_renders=4
+    )
     tower = load_image_tower(out)
     assert isinstance(tower, ImageTower)
     assert math.isfinite(metrics["loss"]) and metrics["temperature"] > 0
-    assert list(tmp_path.glob("renders_*.pt"))  # the render set is cached for the next run
+    assert list(tmp_path.glob("renders_*.pt"))  # the render sets are cached for the next run
+    assert list(tmp_path.glob("regions_*.pt"))
+    tuned = tmp_path / "tuned.safetensors"
+    train_offline_guidance(
+        tuned,
+        seed=0,
+        renders=16,
+        batch_size=8,
+        cache_dir=tmp_path,
+        region_steps=1,
+        region_renders=4,
+        init_weights=out,
+    )
+    assert not torch.equal(load_image_tower(tuned).head[2].weight, tower.head[2].weight)
+
+
+def test_region_batch_changes_only_the_named_garments(body: BodyModel) -> None:
+    scenes = [STANDING, Scene(**{**STANDING.__dict__, "pose": "walking", "long_sleeves": False})]
+    maps, alpha = render_region_maps(body, scenes, 48, seed=3)
+    assert maps.shape == (2, len(REGIONS), 48, 48)
+    # recolouring is exact: all regions grey gives the grey render of the same body, camera and light
+    untextured = [
+        dataclasses.replace(s, shirt=None, trousers=None, shoes=None, skin=None, hair=None) for s in scenes
+    ]
+    grey, grey_alpha = render_scenes(body, untextured, 48, seed=3)
+    palette = torch.full((2, len(REGIONS), 3), GREY_ALBEDO)
+    assert torch.equal(grey_alpha, alpha)
+    assert torch.allclose(recolor(maps, palette), grey, atol=1e-5)
+    captions, concepts = garment_captions()
+    data = RegionSet(
+        (maps * 255).round().to(torch.uint8),
+        alpha.to(torch.uint8),
+        scenes,
+        torch.tensor(concepts),
+        torch.zeros(len(captions), 384),
+    )
+    fg, masks, caption_ids, positives = region_batch(
+        data, 3, torch.Generator().manual_seed(0), np.random.default_rng(0)
+    )
+    assert fg.shape == (3 * VARIANTS, 3, 48, 48) and masks.shape == (3 * VARIANTS, 1, 48, 48)
+    assert bool(positives.diagonal().all())
+    for first in range(0, 3 * VARIANTS, VARIANTS):
+        k = next(k for k in range(2) if torch.equal(masks[first], data.masks[k]))  # which render
+        shirt, trousers = (maps[k, REGIONS.index(name)] > 0 for name in ("shirt", "trousers"))
+        off = (alpha[k, 0] > 0) & ~shirt & ~trousers
+        shirt_only, trousers_only = fg[first + 2], fg[first + 3]  # one garment coloured on a grey body
+        change = (shirt_only - trousers_only).abs().amax(0)
+        assert float(change[off].max()) < 1e-5  # both grey off the garments
+        assert float(change[shirt & ~trousers].max()) > 0.05
+        assert float(change[trousers & ~shirt].max()) > 0.05
+        # the swapped pair: garments recoloured; skin, shoes and hair differ by colour jitter only
+        swapped = (fg[first] - fg[first + 1]).abs().amax(0)
+        assert float(swapped[off].max()) < 0.2
+    # each grey-body variant is captioned with its one coloured garment: shirt, then trousers
+    shown = data.caption_concepts[caption_ids]
+    assert [int(c) // len(COLORS) for c in shown[2::VARIANTS]] == [0, 0, 0]
+    assert [int(c) // len(COLORS) for c in shown[3::VARIANTS]] == [1, 1, 1]

@@ -18,13 +18,15 @@ import torch.nn.functional as F
 from avatarclip_studio.body.model import BodyModel
 from avatarclip_studio.body.skeleton import JOINT_INDEX, NUM_BODY_JOINTS
 from avatarclip_studio.guidance.offline.scenes import (
+    REGIONS,
+    SLEEVE,
     Scene,
     pose_vector,
     region_labels,
     sample_scene,
     vertex_colors,
 )
-from avatarclip_studio.guidance.offline.splat import lambert, orbit_cameras, splat, vertex_normals
+from avatarclip_studio.guidance.offline.splat import Cameras, lambert, orbit_cameras, splat, vertex_normals
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,20 @@ class RenderSet:
     scenes: list[Scene]
 
 
-def render_scenes(
-    body: BodyModel, scenes: list[Scene], size: int, seed: int, front_only: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Render scenes with random cameras and lights: ``rgb (N,3,S,S)`` float in [0, 1], ``alpha (N,1,S,S)``.
+@dataclass(frozen=True)
+class _Shot:
+    """Posed, lit and framed scenes: ``verts (N,V,3)``, ``shade (N,V,1)``, cameras, ``labels (V,)``."""
 
-    ``front_only``: cameras within ±30° of the front (for evaluation pairs that must show the same view).
-    """
-    rng = np.random.default_rng(seed)
+    verts: torch.Tensor
+    shade: torch.Tensor
+    cams: Cameras
+    labels: torch.Tensor
+
+
+def _shoot(
+    body: BodyModel, scenes: list[Scene], seed: int, front_only: bool, rng: np.random.Generator
+) -> _Shot:
+    """Pose the scenes' bodies and draw random cameras and lights (``rng`` draws the joint noise)."""
     gen = torch.Generator().manual_seed(seed)
     n = len(scenes)
     rest_v, rest_j = body.rest()
@@ -55,23 +63,60 @@ def render_scenes(
     with torch.no_grad():
         verts = body(betas=betas, body_pose=poses).vertices
         normals = vertex_normals(verts, body.faces)
-        albedo = torch.stack([vertex_colors(s, labels, rng) for s in scenes])
-        half = math.pi / 6 if front_only else math.pi
-        front = torch.rand(n, generator=gen) < 0.6
-        spread = torch.where(front, torch.full((n,), math.pi / 2), torch.full((n,), half))
-        azimuth = (torch.rand(n, generator=gen) * 2 - 1) * torch.minimum(spread, torch.tensor(half))
-        elevation = (torch.randn(n, generator=gen) * 0.25).clamp(-0.5, 0.7)
-        distance = 1.8 + 0.8 * torch.rand(n, generator=gen)
-        target = torch.randn(n, 3, generator=gen) * torch.tensor([0.05, 0.08, 0.05]) + torch.tensor(
-            [0.0, -0.05, 0.0]
-        )
-        cams = orbit_cameras(azimuth, elevation, distance, target)
-        light_dir = F.normalize(
-            cams.eye - target + torch.randn(n, 3, generator=gen) * 0.6 * distance[:, None], dim=-1
-        )
-        ambient = 0.1 + 0.25 * torch.rand(n, generator=gen)
-        shade = lambert(normals, light_dir, ambient)
-        return splat(verts, (albedo * shade).clamp(0, 1), cams, size)
+    half = math.pi / 6 if front_only else math.pi
+    front = torch.rand(n, generator=gen) < 0.6
+    spread = torch.where(front, torch.full((n,), math.pi / 2), torch.full((n,), half))
+    azimuth = (torch.rand(n, generator=gen) * 2 - 1) * torch.minimum(spread, torch.tensor(half))
+    elevation = (torch.randn(n, generator=gen) * 0.25).clamp(-0.5, 0.7)
+    distance = 1.8 + 0.8 * torch.rand(n, generator=gen)
+    target = torch.randn(n, 3, generator=gen) * torch.tensor([0.05, 0.08, 0.05]) + torch.tensor(
+        [0.0, -0.05, 0.0]
+    )
+    cams = orbit_cameras(azimuth, elevation, distance, target)
+    light_dir = F.normalize(
+        cams.eye - target + torch.randn(n, 3, generator=gen) * 0.6 * distance[:, None], dim=-1
+    )
+    ambient = 0.1 + 0.25 * torch.rand(n, generator=gen)
+    return _Shot(verts, lambert(normals, light_dir, ambient), cams, labels)
+
+
+def render_scenes(
+    body: BodyModel, scenes: list[Scene], size: int, seed: int, front_only: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Render scenes with random cameras and lights: ``rgb (N,3,S,S)`` float in [0, 1], ``alpha (N,1,S,S)``.
+
+    ``front_only``: cameras within ±30° of the front (for evaluation pairs that must show the same view).
+    """
+    rng = np.random.default_rng(seed)
+    shot = _shoot(body, scenes, seed, front_only, rng)
+    albedo = torch.stack([vertex_colors(s, shot.labels, rng) for s in scenes])
+    with torch.no_grad():
+        return splat(shot.verts, (albedo * shot.shade).clamp(0, 1), shot.cams, size)
+
+
+def render_region_maps(
+    body: BodyModel, scenes: list[Scene], size: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shading per clothing region, so a render can be recoloured afterwards without rendering again.
+
+    Returns ``maps (N,R,S,S)`` with R = ``len(REGIONS)``: channel r is the shading where region r is
+    seen (0 elsewhere), and ``alpha (N,1,S,S)``. ``recolor(maps, palette)`` gives the RGB image; sleeves
+    belong to the shirt or to the skin as each scene's ``long_sleeves`` says.
+    """
+    rng = np.random.default_rng(seed)
+    shot = _shoot(body, scenes, seed, False, rng)
+    sleeve_to = torch.tensor([REGIONS.index("shirt" if s.long_sleeves else "skin") for s in scenes])
+    onehot = torch.zeros(len(scenes), shot.labels.shape[0], len(REGIONS))
+    body_labels = shot.labels.clamp(max=len(REGIONS) - 1).expand(len(scenes), -1)
+    regions = torch.where(shot.labels == SLEEVE, sleeve_to[:, None], body_labels)
+    onehot.scatter_(2, regions[..., None], 1.0)
+    with torch.no_grad():
+        return splat(shot.verts, onehot * shot.shade, shot.cams, size)
+
+
+def recolor(maps: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """RGB foreground ``(N,3,S,S)`` from region shading ``maps (N,R,S,S)`` and colours ``palette (N,R,3)``."""
+    return torch.einsum("nrhw,nrc->nchw", maps, palette)
 
 
 def random_backgrounds(n: int, size: int, gen: torch.Generator) -> torch.Tensor:
@@ -113,6 +158,10 @@ def build_render_set(
 
 def composite(images: torch.Tensor, masks: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """uint8 renders + masks → float (N,3,S,S) in [0, 1] over random backgrounds."""
-    fg = images.float() / 255.0
+    return composite_float(images.float() / 255.0, masks, gen)
+
+
+def composite_float(fg: torch.Tensor, masks: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Float foregrounds ``(N,3,S,S)`` in [0, 1] + masks → (N,3,S,S) over random backgrounds."""
     alpha = masks.float()
-    return fg * alpha + random_backgrounds(images.shape[0], images.shape[-1], gen) * (1 - alpha)
+    return fg * alpha + random_backgrounds(fg.shape[0], fg.shape[-1], gen) * (1 - alpha)

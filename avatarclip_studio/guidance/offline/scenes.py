@@ -177,6 +177,12 @@ def pose_vector(name: str, mirrored: bool, noise: np.ndarray) -> torch.Tensor:
     return (aa[1:] + torch.as_tensor(noise, dtype=torch.float32)).reshape(-1)
 
 
+REGIONS = ("skin", "shirt", "trousers", "shoes", "hair")
+"""Region names in the order of :func:`region_labels`' codes 0–4."""
+SLEEVE = 5
+"""Label code of the forearms: shirt with long sleeves, skin with short ones."""
+
+
 def region_labels(
     lbs_weights: torch.Tensor, rest_vertices: torch.Tensor, head_joint: torch.Tensor
 ) -> torch.Tensor:

@@ -72,11 +72,13 @@ def lambert(normals: torch.Tensor, light: torch.Tensor, ambient: torch.Tensor) -
 def splat(
     vertices: torch.Tensor, colors: torch.Tensor, cameras: Cameras, size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Render coloured points; returns ``rgb (B,3,S,S)`` (black where empty) and ``alpha (B,1,S,S)``.
+    """Render coloured points; returns ``rgb (B,C,S,S)`` (black where empty) and ``alpha (B,1,S,S)``.
 
-    ``vertices (B,V,3)`` world metres, ``colors (B,V,3)`` or ``(1,V,3)`` in [0, 1] (differentiable).
+    ``vertices (B,V,3)`` world metres, ``colors (B,V,C)`` or ``(1,V,C)`` in [0, 1] (differentiable);
+    usually C = 3, but any per-vertex attribute is averaged the same way (e.g. region masks).
     """
     batch, num_v, _ = vertices.shape
+    channels = colors.shape[-1]
     cam = torch.einsum("bij,bvj->bvi", cameras.rotation, vertices - cameras.eye[:, None])
     depth = -cam[..., 2]
     focal = 0.5 * size / math.tan(math.radians(cameras.fov_degrees) / 2)
@@ -100,7 +102,7 @@ def splat(
     key = torch.cat(keys, 1).reshape(-1)
     weight = torch.cat(weights, 1).reshape(-1).detach()
     point_depth = depth.detach().repeat(1, 4).reshape(-1)
-    point_color = colors.expand(batch, num_v, 3).repeat(1, 4, 1).reshape(-1, 3)
+    point_color = colors.expand(batch, num_v, channels).repeat(1, 4, 1).reshape(-1, channels)
     valid = key >= 0
     key, weight, point_depth, point_color = key[valid], weight[valid], point_depth[valid], point_color[valid]
     pixels = batch * size * size
@@ -109,9 +111,9 @@ def splat(
     visible = point_depth <= zbuf[key] + DEPTH_TOLERANCE
     key, weight, point_color = key[visible], weight[visible], point_color[visible]
     wsum = torch.zeros(pixels, device=vertices.device).index_add(0, key, weight)
-    acc = torch.zeros(pixels, 3, device=vertices.device, dtype=point_color.dtype)
+    acc = torch.zeros(pixels, channels, device=vertices.device, dtype=point_color.dtype)
     acc = acc.index_add(0, key, point_color * weight[:, None])
     rgb = acc / wsum.clamp_min(1e-6)[:, None]
     alpha = (wsum > 0.05).float()
     rgb = rgb * alpha[:, None]
-    return rgb.reshape(batch, size, size, 3).permute(0, 3, 1, 2), alpha.reshape(batch, 1, size, size)
+    return rgb.reshape(batch, size, size, channels).permute(0, 3, 1, 2), alpha.reshape(batch, 1, size, size)
