@@ -92,8 +92,9 @@ def _load_shape(s: Session) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             shape = {k: data[k] for k in data.files}
-        for key in ("vertices", "faces", "joints", "betas"):
-            shape[key]  # noqa: B018 - a missing array is a damaged file
+        missing = [k for k in ("vertices", "faces", "joints", "betas") if k not in shape]
+        if missing:
+            raise KeyError(f"lacks {', '.join(missing)}")
     except NPZ_ERRORS as exc:
         s.run.manifest.stages.setdefault("shape", {})["status"] = "stale"
         s.run.save()
