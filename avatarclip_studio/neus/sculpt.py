@@ -39,6 +39,8 @@ from avatarclip_studio.utils.atomic import atomic_path
 from avatarclip_studio.utils.checkpoints import load_weights_only
 
 CHECKPOINT_NAME = "sculpt.pt"
+MIN_RAYS = 512
+"""The smallest ray budget per view worth optimising with; below it an out-of-memory is an error."""
 STAGE = "sculpt"
 
 
@@ -108,6 +110,8 @@ class Sculptor:
         self.reference_grid.update(self.reference.sdf)
         self.optimiser = torch.optim.Adam(self.field.parameters(), lr=config.lr)
         self.generator = torch.Generator(device="cpu").manual_seed(config.seed)
+        self.max_rays = config.max_rays
+        """Ray budget per view: ``config.max_rays``, halved after each out-of-memory on the device."""
         self.step = 0
         self.checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
         self._good: dict[str, Any] | None = None
@@ -132,8 +136,8 @@ class Sculptor:
         camera = replace(cam, eye=cam.eye.to(device), target=cam.target.to(device), up=cam.up.to(device))
         origins, dirs = camera_rays(camera, size, size)
         rays = torch.nonzero(self._template_silhouette(camera, size).reshape(-1)).squeeze(-1)
-        if rays.numel() > self.config.max_rays:
-            keep = torch.randperm(rays.numel(), generator=self.generator)[: self.config.max_rays]
+        if rays.numel() > self.max_rays:
+            keep = torch.randperm(rays.numel(), generator=self.generator)[: self.max_rays]
             rays = rays[keep.to(device)].sort().values
         origins, dirs = origins[rays], dirs[rays]
         light, bg = light.to(device), background.to(device).reshape(-1, 3)
@@ -269,6 +273,22 @@ class Sculptor:
         self.last_render = render
         return {k: float(v.detach()) for k, v in terms.items()} | {"total": float(total.detach())}
 
+    def _fewer_rays(self) -> None:
+        """Out of device memory: halve the ray budget and warn; below ``MIN_RAYS`` give up, clearly."""
+        self.optimiser.zero_grad(set_to_none=True)
+        self.last_render = None
+        if self.compute.is_cuda:
+            torch.cuda.empty_cache()
+        if self.max_rays // 2 < MIN_RAYS:
+            raise MemoryError(
+                f"out of memory on {self.compute.device} even with {self.max_rays} rays per view; "
+                "use a smaller preset (--preset preview), close other GPU programs, or --device cpu"
+            )
+        self.max_rays //= 2
+        self.reporter.log(
+            STAGE, f"warning: out of memory at step {self.step}; rays per view lowered to {self.max_rays}"
+        )
+
     def _snapshot(self) -> None:
         if self.last_render is not None:
             image = self.last_render.textured[0].detach().permute(1, 2, 0).clamp(0, 1).cpu().numpy()
@@ -290,7 +310,11 @@ class Sculptor:
             except Cancelled:
                 self.save_checkpoint()  # a stopped run resumes where it stopped
                 raise
-            losses = self.train_step()
+            try:
+                losses = self.train_step()
+            except torch.cuda.OutOfMemoryError:
+                self._fewer_rays()
+                continue
             if losses is None:
                 continue
             rate = (self.step - first_step) / max(time.perf_counter() - started, 1e-9)

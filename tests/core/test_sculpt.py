@@ -171,3 +171,34 @@ def test_bad_inputs_are_refused(tmp_path):
     (tmp_path / "ck" / "sculpt.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="sculpt.pt"):
         make_sculptor(tmp_path, field, RandomGuidance(), Reporter()).run()
+
+
+def test_out_of_memory_lowers_the_ray_budget_warns_and_finishes(tmp_path, monkeypatch):
+    *_, field = sphere_person()
+    seen: list = []
+    sculptor = make_sculptor(tmp_path, field, RandomGuidance(), Reporter(seen.append), steps=3, max_rays=4096)
+    real, failures = Sculptor.render_view, {"left": 2}
+
+    def short_of_memory(self, *args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Sculptor, "render_view", short_of_memory)
+    sculptor.run()
+    warnings = [e.message for e in seen if isinstance(e, Progress) and "out of memory" in e.message]
+    assert len(warnings) == 2 and "1024" in warnings[-1]
+    assert sculptor.max_rays == 1024 and sculptor.step == 3
+
+
+def test_out_of_memory_at_the_smallest_budget_is_a_clear_error(tmp_path, monkeypatch):
+    *_, field = sphere_person()
+    sculptor = make_sculptor(tmp_path, field, RandomGuidance(), Reporter(), steps=3, max_rays=600)
+
+    def no_memory(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(Sculptor, "render_view", no_memory)
+    with pytest.raises(MemoryError, match="smaller preset"):
+        sculptor.run()
