@@ -44,6 +44,10 @@ MIN_RAYS = 512
 STAGE = "sculpt"
 
 
+class OutOfMemory(MemoryError):
+    """Out of device memory even at the smallest ray budget; the message says what to change."""
+
+
 class CheckpointError(ValueError):
     """A sculpt checkpoint that cannot be resumed; the message names the file."""
 
@@ -280,7 +284,7 @@ class Sculptor:
         if self.compute.is_cuda:
             torch.cuda.empty_cache()
         if self.max_rays // 2 < MIN_RAYS:
-            raise MemoryError(
+            raise OutOfMemory(
                 f"out of memory on {self.compute.device} even with {self.max_rays} rays per view; "
                 "use a smaller preset (--preset preview), close other GPU programs, or --device cpu"
             )

@@ -19,7 +19,7 @@ from avatarclip_studio.config import StudioConfig
 from avatarclip_studio.device import Compute, select_compute
 from avatarclip_studio.guidance.base import check_prompt
 from avatarclip_studio.pipeline.events import Cancelled, Reporter
-from avatarclip_studio.pipeline.run_dir import RunDir
+from avatarclip_studio.pipeline.run_dir import RunDir, RunError
 from avatarclip_studio.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def _load_shape(s: Session) -> dict[str, np.ndarray]:
     except NPZ_ERRORS as exc:
         s.run.manifest.stages.setdefault("shape", {})["status"] = "stale"
         s.run.save()
-        raise ValueError(
+        raise RunError(
             f"{path}: the shape stage's output is missing or damaged ({exc}); it is marked to be "
             "redone: run the same command again to resume from the shape stage"
         ) from exc

@@ -23,7 +23,7 @@ import torch
 from avatarclip_studio.config import preset
 from avatarclip_studio.pipeline import runner
 from avatarclip_studio.pipeline.events import Cancelled, Progress, Reporter
-from avatarclip_studio.pipeline.run_dir import RunDir
+from avatarclip_studio.pipeline.run_dir import RunDir, RunError
 from avatarclip_studio.utils.atomic import OutputError
 
 PROMPTS = {"shape": "a tall person", "appearance": "a person in a red shirt"}
@@ -192,7 +192,7 @@ def test_a_damaged_shape_output_is_named_and_redone_on_the_next_run(reference, t
     folder = tmp_path / "damaged"
     _copy_before(reference[0], folder, "sculpt")
     (folder / "shape.npz").write_bytes(b"PK\x03\x04 not a zip any more")
-    with pytest.raises(ValueError, match=r"shape\.npz.*run the same command again"):
+    with pytest.raises(RunError, match=r"shape\.npz.*run the same command again"):
         run(folder)
     assert assert_intact(folder).manifest.stages["shape"]["status"] == "stale"
     run(folder)  # the shape stage is redone, then the rest
