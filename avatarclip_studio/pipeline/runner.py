@@ -19,6 +19,7 @@ from avatarclip_studio.config import StudioConfig
 from avatarclip_studio.device import Compute, select_compute
 from avatarclip_studio.guidance.base import check_prompt
 from avatarclip_studio.pipeline.events import Cancelled, Reporter
+from avatarclip_studio.pipeline.loss_log import LOSS_LOG, LossLog
 from avatarclip_studio.pipeline.run_dir import RunDir, RunError
 from avatarclip_studio.utils.atomic import atomic_path
 
@@ -233,6 +234,7 @@ def run_pipeline(
     torch.manual_seed(config.seed)
     run.manifest.device = compute.describe()
     run.save()
+    reporter.add_listener(LossLog(run.file(LOSS_LOG)))
     session = Session(run=run, config=config, compute=compute, reporter=reporter)
     wanted = stages or (AVATAR_STAGES + (("motion",) if "motion" in prompts else ()))
     for name in wanted:
@@ -254,6 +256,7 @@ def animate_run(
     if not run.file("avatar.npz").exists():
         raise ValueError(f"{run.path} has no avatar.npz yet: run `avatarclip-studio generate` for it first")
     compute = select_compute(config.device, config.precision)
+    reporter.add_listener(LossLog(run.file(LOSS_LOG)))
     session = Session(run=run, config=config, compute=compute, reporter=reporter)
     started = run.stage_started("motion")
     if text is not None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QMes
 from avatarclip_studio.config import ConfigError, StudioConfig, preset
 from avatarclip_studio.guidance.base import PromptError
 from avatarclip_studio.pipeline.events import MeshSnapshot, Progress
+from avatarclip_studio.pipeline.loss_log import LOSS_LOG, read_loss_log
 from avatarclip_studio.pipeline.run_dir import RunDir, RunError
 from avatarclip_studio.ui.actions import build_actions
 from avatarclip_studio.ui.help_overlay import HelpOverlay
@@ -226,7 +227,7 @@ class MainWindow(QMainWindow):
         path, self._run_path = self._run_path, None
         finished, self._finished_run = self._finished_run, None
         if finished is not None:
-            self.open_run(finished)
+            self.open_run(finished, keep_plots=True)  # the curves just drawn live stay
         elif self.run is None and path is not None and (path / "manifest.json").exists():
             try:
                 self.run = RunDir.open(path)
@@ -252,8 +253,10 @@ class MainWindow(QMainWindow):
         if path:
             self.open_run(path)
 
-    def open_run(self, path: str | Path) -> bool:
-        """Show the avatar, motion or mesh of a run folder; False (with a message) if it cannot be used."""
+    def open_run(self, path: str | Path, keep_plots: bool = False) -> bool:
+        """Show the avatar, motion or mesh of a run folder; False (with a message) if it cannot be used.
+
+        The loss plots show the run's logged sculpting curves (``losses.jsonl``), unless ``keep_plots``."""
         if self.running:
             self._error("Open run", "wait until the current run has finished, or stop it")
             return False
@@ -276,6 +279,11 @@ class MainWindow(QMainWindow):
         else:
             self.scene.clear()
         self.playback.set_content(content.avatar, content.clip)
+        if not keep_plots:
+            self.plots.clear()
+            for event in read_loss_log(run.file(LOSS_LOG)):
+                self.plots.add(event)
+            self.plots.refresh()
         self.timeline.sync()
         self.viewport.frame_scene()
         self._remember(run.path)

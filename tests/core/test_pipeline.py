@@ -73,3 +73,30 @@ def test_animate_with_a_motion_file(finished_run, tmp_path):
     animated = animate_run(run.path, preset("tiny"), Reporter(), motion_file=run.file("motion.bvh"))
     assert RunDir.open(animated.path).manifest.stages["motion"]["status"] == "done"
     assert load_motion(run.file("motion.npz")).num_frames == preset("tiny").motion.num_frames
+
+
+def test_every_step_s_losses_are_logged_and_read_back(finished_run, tmp_path):
+    from avatarclip_studio.pipeline.loss_log import LOSS_LOG, LossLog, read_loss_log
+
+    run, _ = finished_run
+    sculpt = read_loss_log(run.file(LOSS_LOG))
+    assert [e.step for e in sculpt] == list(range(1, preset("tiny").sculpt.steps + 1))
+    assert {"rec", "eikonal", "mask", "clip_textured", "clip_grey", "total"} <= sculpt[0].losses.keys()
+    assert read_loss_log(run.file(LOSS_LOG), prefer="motion")[0].stage == "motion"
+    # a resumed run logs some steps twice, a kill cuts a line, a person edits the file: all read
+    log = tmp_path / LOSS_LOG
+    writer = LossLog(log)
+    for step in (1, 2, 3, 2, 3, 4):
+        writer(Progress("sculpt", step, 4, {"total": float(step), "odd": float("nan")}))
+    log.write_text(log.read_text() + '[1, 2]\n{"stage": "sculpt", "step": true}\n{"stage": "scu\n')
+    events = read_loss_log(log)
+    assert [e.step for e in events] == [1, 2, 3, 4] and events[0].losses == {"total": 1.0}
+    assert read_loss_log(tmp_path / "missing.jsonl") == []
+
+
+def test_a_loss_log_that_cannot_be_written_turns_itself_off(tmp_path):
+    from avatarclip_studio.pipeline.loss_log import LossLog
+
+    writer = LossLog(tmp_path / "no such folder" / "losses.jsonl")
+    writer(Progress("sculpt", 1, 4, {"total": 1.0}))  # no exception: the run goes on
+    assert not writer.enabled

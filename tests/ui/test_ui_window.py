@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +212,21 @@ def test_export_writes_the_files_of_the_open_run(qtbot, window, tmp_path):
     assert "exported 2 file(s)" in window.status.currentMessage(), window.log.toPlainText()
     assert (run.path / "avatar.glb").read_bytes()[:4] == b"glTF"
     assert (run.path / "motion.bvh").read_text().startswith("HIERARCHY")
+
+
+def test_opening_a_run_redraws_its_logged_loss_curves(qtbot, window, tmp_path):
+    from avatarclip_studio.pipeline.loss_log import LOSS_LOG
+
+    run = write_run(tmp_path / "run", PROMPTS)
+    lines = [
+        json.dumps({"stage": "sculpt", "step": s, "losses": {"total": 1.0 / s}, "steps_per_second": 0.5})
+        for s in range(1, 11)
+    ]
+    run.file(LOSS_LOG).write_text("\n".join([*lines, '{"stage": "sculpt", "step": 11, "los']) + "\n")
+    assert window.open_run(run.path)
+    assert window.plots.stage == "sculpt"
+    xs, ys = window.plots.series["total"]
+    assert xs == [float(s) for s in range(1, 11)] and ys[0] == 1.0
+    empty = write_run(tmp_path / "other", PROMPTS)
+    assert window.open_run(empty.path)
+    assert window.plots.series == {}
