@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,23 @@ def _is_ours(exc: BaseException) -> bool:
 
 def _reporter(args: argparse.Namespace) -> tuple[Reporter, ProgressBars]:
     bars = ProgressBars(enabled=not getattr(args, "no_progress", False))
-    return Reporter(bars), bars
+    reporter = Reporter(bars)
+    _stop_on_interrupt(reporter)
+    return reporter, bars
+
+
+def _stop_on_interrupt(reporter: Reporter) -> None:
+    """First Ctrl+C: stop after the current step, checkpointed (exit 130); a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if reporter.cancelled:
+            raise KeyboardInterrupt
+        print("\nstopping after this step (Ctrl+C again to stop at once)", file=sys.stderr, flush=True)
+        reporter.cancel()
+
+    signal.signal(signal.SIGINT, on_interrupt)
 
 
 def dispatch(

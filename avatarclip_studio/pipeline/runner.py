@@ -191,7 +191,7 @@ def _run_stage(s: Session, name: str) -> None:
     s.reporter.log(name, "started")
     try:
         STAGE_FUNCTIONS[name](s)
-    except Cancelled:
+    except (Cancelled, KeyboardInterrupt):
         s.run.stage_finished(name, started, status="cancelled")
         raise
     except Exception as exc:

@@ -92,3 +92,32 @@ def test_a_damaged_run_folder_is_one_clear_line(tmp_path, capsys):
     assert main(["animate", "--avatar", str(folder), "--motion", "waving", "--preset", "tiny"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "manifest.json" in err and "prompts" in err
+
+
+def test_ctrl_c_stops_after_the_step_and_the_rerun_resumes_there(tmp_path):
+    from dataclasses import replace
+
+    from avatarclip_studio.config import preset
+
+    tiny = preset("tiny")  # its template fit (60 steps) keeps a surface through 20 sculpt steps
+    config, folder = tmp_path / "tiny.toml", tmp_path / "run"
+    dump_config(replace(tiny, sculpt=replace(tiny.sculpt, steps=20, checkpoint_every=1000)), config)
+    process = generate(folder, config)
+    deadline = time.monotonic() + 300
+    while not (folder / "losses.jsonl").exists() or "sculpt" not in (folder / "losses.jsonl").read_text():
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    log = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, log
+    assert "stopping after this step" in log and "Traceback" not in log
+    stages = RunDir.open(folder).manifest.stages
+    assert stages["sculpt"]["status"] == "cancelled"
+    stopped_at = torch.load(folder / "checkpoints" / "sculpt" / "sculpt.pt", weights_only=True)["step"]
+    assert 1 <= stopped_at < 20  # checkpointed on the way out, although checkpoint_every is 1000
+
+    process = generate(folder, config)
+    log = process.communicate(timeout=300)[0]
+    assert process.returncode == 0, log
+    assert f"[sculpt] resumed at step {stopped_at}" in log
