@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from avatarclip_studio.body.model import BodyModel
 from avatarclip_studio.device import Compute
 from avatarclip_studio.guidance.base import Guidance
+from avatarclip_studio.guidance.fingerprint import probe_features, same_model
 from avatarclip_studio.motion.config import MotionConfig
 from avatarclip_studio.motion.pose_prior import PosePrior
 from avatarclip_studio.paths import cache_dir
@@ -82,12 +83,15 @@ def codebook_path(
     return root / "motion_codebook" / f"{_slug(guidance.name)}-{digest.hexdigest()[:16]}.safetensors"
 
 
-def _load_cached(path: Path, guidance_name: str) -> PoseCodebook | None:
+def _load_cached(path: Path, guidance: Guidance) -> PoseCodebook | None:
+    """The cached code-book, or None when it is damaged or was built with other weights: rebuild."""
     try:
         data = load_file(str(path))
-        return PoseCodebook(poses=data["poses"], features=data["features"], guidance_name=guidance_name)
+        if not same_model(data["probe"], guidance):
+            return None
+        return PoseCodebook(poses=data["poses"], features=data["features"], guidance_name=guidance.name)
     except (SafetensorError, OSError, KeyError):
-        return None  # absent or damaged: rebuild
+        return None
 
 
 def build_codebook(
@@ -107,7 +111,7 @@ def build_codebook(
     """
     reporter = reporter or Reporter()
     path = codebook_path(guidance, body, prior, config, root or cache_dir())
-    cached = _load_cached(path, guidance.name) if path.is_file() else None
+    cached = _load_cached(path, guidance) if path.is_file() else None
     if cached is not None:
         return cached
     with contextlib.ExitStack() as stack:
@@ -116,7 +120,8 @@ def build_codebook(
         )
         book = _encode_poses(guidance, body, prior, config, compute, reporter, render)
     with atomic_path(path) as tmp:
-        save_file({"poses": book.poses.contiguous(), "features": book.features.contiguous()}, str(tmp))
+        tensors = {"poses": book.poses, "features": book.features, "probe": probe_features(guidance)}
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
     return book
 
 

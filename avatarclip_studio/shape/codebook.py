@@ -20,6 +20,7 @@ import torch
 from avatarclip_studio.body.io import npz_bytes
 from avatarclip_studio.body.model import BodyModel
 from avatarclip_studio.guidance.base import Guidance
+from avatarclip_studio.guidance.fingerprint import probe_features, same_model
 from avatarclip_studio.pipeline.events import Progress, Reporter
 from avatarclip_studio.shape.config import ShapeConfig
 from avatarclip_studio.shape.vae import ShapeVAE
@@ -77,23 +78,6 @@ class ShapeCodebook:
                 )
         except NPZ_ERRORS as exc:
             raise CodebookError(f"cannot read shape code-book {path}: {exc}") from exc
-
-
-def probe_image(size: int = 64) -> torch.Tensor:
-    """(1,3,S,S) a fixed colour-gradient image: its features fingerprint a guidance model's weights."""
-    ramp = torch.linspace(0.0, 1.0, size)
-    return torch.stack(
-        [
-            ramp[None, :].expand(size, size),
-            ramp[:, None].expand(size, size),
-            1 - ramp[None, :] * ramp[:, None],
-        ]
-    )[None]
-
-
-@torch.no_grad()
-def probe_features(guidance: Guidance) -> torch.Tensor:
-    return guidance.encode_image(probe_image())[0].cpu()
 
 
 @torch.no_grad()
@@ -167,11 +151,11 @@ def codebook_path(
 
 
 def _fits(codebook: ShapeCodebook, guidance: Guidance, body: BodyModel) -> bool:
-    probe = probe_features(guidance)
-    same_weights = codebook.probe_features.shape == probe.shape and torch.allclose(
-        codebook.probe_features, probe, atol=1e-4
+    return (
+        codebook.guidance_name == guidance.name
+        and codebook.body_name == body.name
+        and same_model(codebook.probe_features, guidance)
     )
-    return codebook.guidance_name == guidance.name and codebook.body_name == body.name and same_weights
 
 
 def load_or_build_codebook(

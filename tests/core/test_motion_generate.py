@@ -127,6 +127,14 @@ def test_codebook_is_built_once_then_read_from_the_cache(
     assert torch.equal(again.features, book.features)
     cached = list((tmp_path / "motion_codebook").glob("random-test-guidance-*.safetensors"))
     assert len(cached) == 1
+    retrained = RandomGuidance()  # same name, other weights: the cached features are stale
+    with torch.no_grad():
+        for p in retrained.net.parameters():
+            p.add_(0.1)
+    rebuilt = build_codebook(retrained, body, prior, CONFIG, COMPUTE, render_views=render, root=tmp_path)
+    assert sum(calls) == 48 and not torch.allclose(rebuilt.features, book.features)
+    build_codebook(retrained, body, prior, CONFIG, COMPUTE, render_views=render, root=tmp_path)
+    assert sum(calls) == 48  # and the rebuilt one is cached in its place
 
 
 def test_candidates_drop_near_duplicates(guidance: RandomGuidance) -> None:
