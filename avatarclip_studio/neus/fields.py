@@ -11,8 +11,10 @@ import itertools
 import math
 from dataclasses import asdict
 from pathlib import Path
+from typing import cast
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
@@ -32,6 +34,37 @@ ARCHITECTURE = ("sdf_layers", "sdf_width", "color_layers", "color_width")
 
 def _linear(in_dim: int, out_dim: int) -> nn.Linear:
     return nn.Linear(in_dim, out_dim)
+
+
+class SoftplusWithSlope(torch.autograd.Function):
+    """``z → (softplus_β(z), σ(βz))``: the activation and its slope, with a first-order backward.
+
+    The slope feeds the hand-written ∇f of :meth:`SDFNetwork.forward_with_gradient`, so training needs
+    one backward pass instead of autograd's double backward through Softplus (the costliest op there).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx, z: torch.Tensor, beta: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        slope = torch.sigmoid(beta * z)
+        ctx.save_for_backward(slope)
+        ctx.beta = beta  # type: ignore[attr-defined]
+        ctx.set_materialize_grads(False)
+        return F.softplus(z, beta), slope
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        grad_out: torch.Tensor | None,
+        grad_slope: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, None]:
+        (slope,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        grad = None if grad_out is None else grad_out * slope
+        if grad_slope is not None:
+            d_slope = grad_slope * (ctx.beta * slope * (1.0 - slope))  # type: ignore[attr-defined]
+            grad = d_slope if grad is None else grad + d_slope
+        return grad, None
 
 
 class SDFNetwork(nn.Module):
@@ -57,6 +90,7 @@ class SDFNetwork(nn.Module):
             layers.append(weight_norm(layer))
         self.layers = nn.ModuleList(layers)
         self.activation = nn.Softplus(beta=config.softplus_beta)
+        self.beta = config.softplus_beta
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.encoding(points)
@@ -64,6 +98,32 @@ class SDFNetwork(nn.Module):
             x = self.activation(layer(x))
         out = self.layers[-1](x)
         return out[:, 0], out[:, 1:]
+
+    def forward_with_gradient(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``points (N, 3) → (sdf (N,), ∇f (N, 3), features (N, width))``, ∇f by reverse mode written out:
+        ``∂f/∂x_l = (∂f/∂x_{l+1} ⊙ σ(βz_l)) W_l`` down to the encoding, whose derivative is analytic.
+        Differentiable w.r.t. the parameters through a first-order backward (no double backward)."""
+        scales = self.encoding.scales[:, None]  # (F, 1)
+        scaled = points[:, None, :] * scales  # (N, F, 3)
+        sin, cos = torch.sin(scaled), torch.cos(scaled)
+        x = torch.cat([points, sin.flatten(1), cos.flatten(1)], dim=-1)
+        linears = cast(list[nn.Linear], list(self.layers))
+        weights, slopes = [], []
+        for layer in linears[:-1]:
+            weight = layer.weight  # weight norm: computed once, used forward and backward
+            x, slope = SoftplusWithSlope.apply(F.linear(x, weight, layer.bias), self.beta)
+            weights.append(weight)
+            slopes.append(slope)
+        last = linears[-1].weight
+        out = F.linear(x, last, linears[-1].bias)
+        grad = last[0].expand_as(x)
+        for weight, slope in zip(reversed(weights), reversed(slopes), strict=True):
+            grad = (grad * slope) @ weight
+        n, frequencies = points.shape[0], scales.shape[0]
+        grad_sin = grad[:, 3 : 3 + 3 * frequencies].reshape(n, frequencies, 3)
+        grad_cos = grad[:, 3 + 3 * frequencies :].reshape(n, frequencies, 3)
+        grad_points = grad[:, :3] + ((grad_sin * cos - grad_cos * sin) * scales).sum(dim=1)
+        return out[:, 0], grad_points, out[:, 1:]
 
 
 class ColorHead(nn.Module):
@@ -110,12 +170,8 @@ class NeusAvatarField(nn.Module):
 
         ``create_graph`` keeps the gradient differentiable w.r.t. the parameters (eikonal term, normals).
         """
-        with torch.enable_grad():
-            p = points.detach().requires_grad_(True)
-            sdf, features = self.sdf_network(p)
-            (grad,) = torch.autograd.grad(sdf.sum(), p, create_graph=create_graph)
-        if not create_graph:
-            sdf, features = sdf.detach(), features.detach()
+        with torch.set_grad_enabled(create_graph):
+            sdf, grad, features = self.sdf_network.forward_with_gradient(points.detach())
         return sdf.float(), grad.float(), features
 
     def color(self, points: torch.Tensor) -> torch.Tensor:

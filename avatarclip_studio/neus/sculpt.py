@@ -3,8 +3,9 @@
 Each step renders one random view of the field inside the dilated template silhouette, shades it grey
 and textured under a random Lambertian light over a random background, and scores both images against
 the appearance text (the face prompt for face zooms, the back prompt for rear views). The grey head c
-keeps reproducing the template (rendered by a frozen copy of the initial field), which together with the
-silhouette term anchors the body; the CLIP terms sculpt detail and paint the texture head c_c.
+keeps reproducing the grey template (its mesh ray-cast with the same rays and light; a frozen copy of the
+initial field rendered by NeuS where Embree is missing), which together with the silhouette term anchors
+the body; the CLIP terms sculpt detail and paint the texture head c_c.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from avatarclip_studio.neus.occupancy import OccupancyGrid
 from avatarclip_studio.neus.preview import coarse_mesh
 from avatarclip_studio.neus.rays import LookAt, camera_rays, project_points
 from avatarclip_studio.neus.sculpt_config import SculptConfig
+from avatarclip_studio.neus.template_raycast import TemplateRaycaster, embree_available
 from avatarclip_studio.neus.views import View, sample_background, sample_light, sample_view
-from avatarclip_studio.neus.volume_render import RenderOutput, render_rays
+from avatarclip_studio.neus.volume_render import render_rays
 from avatarclip_studio.pipeline.events import Cancelled, ImageSnapshot, MeshSnapshot, Progress, Reporter
 from avatarclip_studio.utils.atomic import atomic_path
 from avatarclip_studio.utils.checkpoints import load_weights_only
@@ -59,15 +61,15 @@ class ViewRender:
     textured: torch.Tensor
     grey: torch.Tensor
     rec: torch.Tensor  # (R, 3) the c head, shaded and composited
-    template_rec: torch.Tensor  # (R, 3) the template's grey render (frozen initial field), same light
+    template_rec: torch.Tensor  # (R, 3) the grey template's render, same rays and light
     opacity: torch.Tensor  # (R,)
     template_opacity: torch.Tensor  # (R,)
     eikonal: torch.Tensor  # ()
 
 
-def _shade(out: RenderOutput, albedo: torch.Tensor, light: torch.Tensor, ambient: float) -> torch.Tensor:
+def _shade(normal: torch.Tensor, albedo: torch.Tensor, light: torch.Tensor, ambient: float) -> torch.Tensor:
     """Lambertian ``albedo·(A + D·max(n·l, 0))`` with premultiplied albedo ``(R, 3)`` → ``(R, 3)``."""
-    normal = F.normalize(out.normal, dim=-1, eps=1e-6)
+    normal = F.normalize(normal, dim=-1, eps=1e-6)
     return albedo * (ambient + (1.0 - ambient) * torch.relu(normal @ light))[:, None]
 
 
@@ -98,7 +100,6 @@ class Sculptor:
         self.config, self.compute, self.reporter, self.guidance = config, compute, reporter, guidance
         device = compute.device
         self.field = field.to(device)
-        self.reference = copy.deepcopy(self.field).requires_grad_(False)
         self.template_vertices = torch.from_numpy(vertices).to(device)
         self.head = torch.from_numpy(head)
         self.text = {
@@ -108,10 +109,20 @@ class Sculptor:
         }
         neus = field.config
         self.grid = OccupancyGrid(neus.occupancy_resolution, neus.scene_radius, neus.occupancy_band, device)
-        self.reference_grid = OccupancyGrid(
-            neus.occupancy_resolution, neus.scene_radius, neus.occupancy_band, device
-        )
-        self.reference_grid.update(self.reference.sdf)
+        self.raycaster: TemplateRaycaster | None = None
+        self.reference: NeusAvatarField | None = None
+        if config.template_reference == "mesh" and embree_available():
+            self.raycaster = TemplateRaycaster(vertices, np.asarray(template[1]))
+        else:
+            if config.template_reference == "mesh":
+                reporter.log(
+                    STAGE, "Embree is not installed: the template reference is rendered by NeuS (slower)"
+                )
+            self.reference = copy.deepcopy(self.field).requires_grad_(False)
+            self.reference_grid = OccupancyGrid(
+                neus.occupancy_resolution, neus.scene_radius, neus.occupancy_band, device
+            )
+            self.reference_grid.update(self.reference.sdf)
         self.optimiser = torch.optim.Adam(self.field.parameters(), lr=config.lr)
         self.generator = torch.Generator(device="cpu").manual_seed(config.seed)
         self.max_rays = config.max_rays
@@ -133,7 +144,7 @@ class Sculptor:
     def render_view(
         self, view: View, light: torch.Tensor, ambient: float, background: torch.Tensor
     ) -> ViewRender:
-        """Render ``view`` with gradients, plus the template's reference render of the same rays."""
+        """Render ``view`` with gradients, plus the grey template's reference render of the same rays."""
         size = self.config.render_size
         device = self.compute.device
         cam = view.camera
@@ -146,11 +157,8 @@ class Sculptor:
         origins, dirs = origins[rays], dirs[rays]
         light, bg = light.to(device), background.to(device).reshape(-1, 3)
         out = render_rays(self.field, origins, dirs, self.grid, self.compute, with_graph=True)
-        with torch.no_grad():
-            ref = render_rays(
-                self.reference, origins, dirs, self.reference_grid, self.compute, False, ("color",)
-            )
-        assert out.texture is not None and out.color is not None and ref.color is not None
+        assert out.texture is not None and out.color is not None
+        template_opacity, template_shaded = self._template_render(origins, dirs, light, ambient)
 
         def composite(premultiplied: torch.Tensor, opacity: torch.Tensor) -> torch.Tensor:
             return premultiplied + (1.0 - opacity)[:, None] * bg[rays]
@@ -159,24 +167,37 @@ class Sculptor:
             return bg.index_put((rays,), values).reshape(size, size, 3).permute(2, 0, 1)[None]
 
         return ViewRender(
-            textured=image(composite(_shade(out, out.texture, light, ambient), out.opacity)),
+            textured=image(composite(_shade(out.normal, out.texture, light, ambient), out.opacity)),
             grey=image(
-                composite(_shade(out, out.opacity[:, None].expand(-1, 3), light, ambient), out.opacity)
+                composite(_shade(out.normal, out.opacity[:, None].expand(-1, 3), light, ambient), out.opacity)
             ),
-            rec=composite(_shade(out, out.color, light, ambient), out.opacity),
-            template_rec=composite(_shade(ref, ref.color, light, ambient), ref.opacity),
+            rec=composite(_shade(out.normal, out.color, light, ambient), out.opacity),
+            template_rec=composite(template_shaded, template_opacity),
             opacity=out.opacity,
-            template_opacity=ref.opacity,
+            template_opacity=template_opacity,
             eikonal=out.eikonal,
         )
+
+    @torch.no_grad()
+    def _template_render(
+        self, origins: torch.Tensor, dirs: torch.Tensor, light: torch.Tensor, ambient: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The grey template seen by these rays: opacity ``(R,)`` and shaded premultiplied grey ``(R, 3)``."""
+        if self.raycaster is not None:
+            hit, normal = self.raycaster.cast(origins, dirs)
+            albedo = (self.field.config.template_grey * hit)[:, None].expand(-1, 3)
+            return hit, _shade(normal, albedo, light, ambient)
+        assert self.reference is not None
+        ref = render_rays(self.reference, origins, dirs, self.reference_grid, self.compute, False, ("color",))
+        assert ref.color is not None
+        return ref.opacity, _shade(ref.normal, ref.color, light, ambient)
 
     def loss_terms(self, r: ViewRender, text: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The paper's loss, term by term:
         ``L = λ_rec·L_rec + λ_eik·L_eikonal + λ_mask·BCE(silhouette) + L_clip(textured) + L_clip(grey)``."""
         c = self.config
-        with self.compute.autocast():
-            clip_textured = self.guidance.clip_loss(r.textured, text).float().mean()
-            clip_grey = self.guidance.clip_loss(r.grey, text).float().mean()
+        with self.compute.autocast():  # both images in one batch: one pass through the image encoder
+            clip_textured, clip_grey = self.guidance.clip_loss(torch.cat([r.textured, r.grey]), text).float()
         terms = {
             "rec": F.mse_loss(r.rec, r.template_rec),
             "eikonal": r.eikonal,

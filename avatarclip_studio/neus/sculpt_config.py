@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,10 @@ class SculptConfig:
     max_rays: int = 12544
     """Ray budget per view (original 12,544): when the dilated template silhouette holds more pixels, a
     random subset of this many is rendered and the other pixels show the background."""
+    template_reference: Literal["mesh", "field"] = "mesh"
+    """How the grey template that the c head reproduces is rendered: ``"mesh"`` ray-casts the template
+    mesh (Embree; falls back to ``"field"`` where it is not installed), ``"field"`` renders a frozen copy
+    of the initial field by NeuS (the original's way, a second NeuS pass per step)."""
     silhouette_dilation: float = 0.03
     """Dilation of the template silhouette (rays are cast only inside it), as a fraction of the image side."""
     lambda_rec: float = 1.0

@@ -24,7 +24,10 @@ class LossPlots(QWidget):
         super().__init__(parent)
         pg.setConfigOptions(antialias=True)
         self.losses = pg.PlotWidget(self, title="losses")
-        self.losses.addLegend(offset=(-10, 10))
+        # two columns on a dark, nearly opaque box: the names stay readable over the curves they name
+        self.losses.addLegend(
+            offset=(-10, 10), colCount=2, brush=pg.mkBrush(15, 15, 15, 215), pen=pg.mkPen(80, 80, 80)
+        )
         self.losses.setLabel("bottom", "step")
         self.speed = pg.PlotWidget(self, title="steps / s")
         self.speed.setLabel("bottom", "step")

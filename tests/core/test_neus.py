@@ -66,6 +66,37 @@ def test_geometric_init_starts_near_a_sphere_and_gradients_are_unit():
         assert field.texture(pts).shape == (256, 3) and float(field.color(pts).min()) >= 0
 
 
+def test_hand_written_gradient_matches_autograd_in_values_and_parameter_gradients():
+    """∇f written out (one backward when training) equals autograd's, and so do the training gradients."""
+    torch.manual_seed(0)
+    field = NeusAvatarField(replace(TINY, pe_frequencies=4, sdf_layers=3, softplus_beta=20.0)).double()
+    with torch.no_grad():  # wake the encoding and the biases: the geometric init leaves them silent
+        for p in field.sdf_network.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    pts = torch.randn(300, 3, dtype=torch.float64) * 0.6  # float64: compare the maths, not rounding
+
+    def loss(sdf, grad, feats):
+        return (sdf**2).sum() + ((grad.norm(dim=-1) - 1.0) ** 2).sum() + (feats * grad[:, :1]).sum()
+
+    p = pts.clone().requires_grad_(True)
+    sdf_ref, feats_ref = field.sdf_network(p)
+    (grad_ref,) = torch.autograd.grad(sdf_ref.sum(), p, create_graph=True)
+    params = list(field.sdf_network.parameters())
+    expected = torch.autograd.grad(loss(sdf_ref, grad_ref, feats_ref), params)
+
+    sdf, grad, feats = field.sdf_network.forward_with_gradient(pts)
+    assert torch.allclose(sdf, sdf_ref, atol=1e-10) and torch.allclose(feats, feats_ref, atol=1e-10)
+    assert torch.allclose(grad, grad_ref, atol=1e-10)
+    assert float(grad.detach().std()) > 0.05  # the comparison is not between two constants
+    for a, b in zip(torch.autograd.grad(loss(sdf, grad, feats), params), expected, strict=True):
+        assert torch.allclose(a, b, rtol=1e-7, atol=1e-8 * float(b.abs().max()))
+    # the field's entry point: with a graph when asked, and without one: the same values, nothing attached
+    assert field.sdf_and_gradient(pts, create_graph=True)[1].requires_grad
+    sdf_ng, grad_ng, feats_ng = field.sdf_and_gradient(pts)
+    assert torch.allclose(grad_ng.double(), grad_ref, atol=1e-6) and not grad_ng.requires_grad
+    assert not sdf_ng.requires_grad and not feats_ng.requires_grad
+
+
 def test_sphere_renders_as_a_disc_with_depth_and_normals():
     torch.manual_seed(0)
     field = SphereField(TINY)

@@ -5,6 +5,7 @@ The guidance here has random weights: these tests check the machinery, never tha
 
 from __future__ import annotations
 
+import copy
 import zlib
 from dataclasses import replace
 
@@ -17,7 +18,9 @@ from avatarclip_studio.config import preset
 from avatarclip_studio.device import Compute
 from avatarclip_studio.guidance.base import Guidance
 from avatarclip_studio.neus.fields import NeusAvatarField
+from avatarclip_studio.neus.preview import coarse_mesh
 from avatarclip_studio.neus.sculpt import CheckpointError, Sculptor
+from avatarclip_studio.neus.template_raycast import TemplateRaycaster, embree_available
 from avatarclip_studio.pipeline.events import Cancelled, ImageSnapshot, MeshSnapshot, Progress, Reporter
 
 CPU = Compute(torch.device("cpu"), None)
@@ -80,8 +83,10 @@ def sphere_person() -> tuple[np.ndarray, np.ndarray, np.ndarray, NeusAvatarField
     return mesh.vertices, mesh.faces, np.array([0.0, 0.25, 0.0]), field
 
 
-def make_sculptor(tmp_path, field, guidance, reporter, steps=4, **overrides):
+def make_sculptor(tmp_path, field, guidance, reporter, steps=4, template=None, **overrides):
     vertices, faces, head, _ = sphere_person()
+    if template is not None:
+        vertices, faces = template
     config = replace(
         TINY.sculpt, steps=steps, snapshot_every=2, render_size=32, snapshot_mesh_resolution=24, **overrides
     )
@@ -138,7 +143,7 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
 def test_nan_rolls_back_and_halves_the_learning_rate(tmp_path):
     *_, field = sphere_person()
     guidance = RandomGuidance()
-    guidance.poison_call = 5  # two images per step: the third step's first image
+    guidance.poison_call = 3  # both images of a step in one call: the third step
     seen: list = []
     sculptor = make_sculptor(tmp_path, field, guidance, Reporter(seen.append), steps=4)
     result = sculptor.run()
@@ -202,3 +207,80 @@ def test_out_of_memory_at_the_smallest_budget_is_a_clear_error(tmp_path, monkeyp
     monkeypatch.setattr(Sculptor, "render_view", no_memory)
     with pytest.raises(MemoryError, match="smaller preset"):
         sculptor.run()
+
+
+def _sphere_view(sculptor: Sculptor):
+    """A fixed body view of the sphere person, with its light and background."""
+    from avatarclip_studio.neus.views import sample_background, sample_light, sample_view
+
+    generator = torch.Generator().manual_seed(7)
+    view = sample_view(1, sculptor.config, sculptor.head, generator)
+    light, ambient = sample_light(view.camera, sculptor.config, generator)
+    return view, light, ambient, sample_background(sculptor.config.render_size, generator)
+
+
+@pytest.mark.skipif(not embree_available(), reason="Embree (embreex) has no wheel for this machine")
+def test_template_raycast_matches_an_analytic_sphere():
+    vertices, faces, *_ = sphere_person()
+    rng = np.random.default_rng(0)
+    origins = torch.tensor([[0.0, 0.0, 1.5]]).expand(2000, 3)
+    dirs = torch.tensor(rng.normal(0, 0.25, (2000, 3)), dtype=torch.float32)
+    dirs[:, 2] = -1.0
+    dirs = dirs / dirs.norm(dim=-1, keepdim=True)
+    hit, normal = TemplateRaycaster(vertices, faces).cast(origins, dirs)
+    # analytic ray–sphere (radius 0.3 at the origin): |o + t d|² = r²
+    b = (origins * dirs).sum(-1)
+    disc = b**2 - (origins**2).sum(-1) + 0.3**2
+    clear = (disc - 0.002).abs() > 0.004  # away from the tessellated rim
+    assert 0.2 < float((disc > 0).float().mean()) < 0.8
+    assert torch.equal(hit[clear].bool(), (disc > 0)[clear])
+    t = -b - disc.clamp_min(0).sqrt()
+    truth = origins + t[:, None] * dirs
+    truth = truth / truth.norm(dim=-1, keepdim=True)
+    inside = hit.bool() & clear
+    assert float((normal[inside] * truth[inside]).sum(-1).min()) > 0.995  # smooth, outward normals
+    assert float(normal[~hit.bool()].abs().max()) == 0.0
+
+
+@pytest.mark.skipif(not embree_available(), reason="Embree (embreex) has no wheel for this machine")
+def test_mesh_and_field_template_references_see_the_same_silhouette(tmp_path):
+    """The ray-cast template and the frozen-field NeuS render of the same body cover the same rays."""
+    *_, field = sphere_person()
+    surface = coarse_mesh(field, 96)  # the template the field holds (its init is only roughly r = 0.3)
+    assert surface is not None
+    template = surface[:2]
+    mesh_ref = make_sculptor(tmp_path / "a", field, RandomGuidance(), Reporter(), template=template)
+    field_ref = make_sculptor(
+        tmp_path / "b",
+        copy.deepcopy(field),
+        RandomGuidance(),
+        Reporter(),
+        template=template,
+        template_reference="field",
+    )
+    assert mesh_ref.raycaster is not None and mesh_ref.reference is None
+    assert field_ref.raycaster is None and field_ref.reference is not None
+    view, light, ambient, background = _sphere_view(mesh_ref)
+    a = mesh_ref.render_view(view, light, ambient, background)
+    b = field_ref.render_view(view, light, ambient, background)
+    assert 0.1 < float(a.template_opacity.mean()) < 0.9
+    agree = ((a.template_opacity > 0.5) == (b.template_opacity > 0.5)).float().mean()
+    assert float(agree) > 0.97
+    # the mesh reference is the grey template: albedo template_grey, shaded, over the background
+    grey = NEUS.template_grey
+    covered = a.template_opacity > 0.5
+    assert float(a.template_rec[covered].max()) <= grey + 1e-5
+    assert float(a.template_rec[covered].min()) >= 0.0
+
+
+def test_without_embree_the_frozen_field_renders_the_template(tmp_path, monkeypatch):
+    import avatarclip_studio.neus.sculpt as sculpt_module
+
+    monkeypatch.setattr(sculpt_module, "embree_available", lambda: False)
+    *_, field = sphere_person()
+    seen: list = []
+    sculptor = make_sculptor(tmp_path, field, RandomGuidance(), Reporter(seen.append), steps=2)
+    assert sculptor.raycaster is None and sculptor.reference is not None
+    assert any("Embree is not installed" in e.message for e in seen if isinstance(e, Progress))
+    sculptor.run()
+    assert sculptor.step == 2
