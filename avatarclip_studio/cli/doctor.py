@@ -103,6 +103,15 @@ def _module(name: str) -> Check:
     return check
 
 
+def _embree() -> tuple[bool, str]:
+    try:
+        import embreex
+    except ImportError:
+        return False, "embreex not installed: sculpting renders the template by NeuS instead (slower)"
+    version = getattr(embreex, "__version__", "")
+    return True, f"embreex {version}: the grey template is ray-cast while sculpting"
+
+
 CHECKS: dict[str, Check] = {
     "torch": _torch,
     "clip": _clip,
@@ -113,6 +122,7 @@ CHECKS: dict[str, Check] = {
     "qt": _qt,
     "smplx": _module("smplx"),
     "trimesh": _module("trimesh"),
+    "ray casting": _embree,
 }
 
 

@@ -35,5 +35,5 @@ def test_empty_prompt_is_a_clear_error(capsys, tmp_path):
 def test_doctor_reports_each_item(capsys):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    for item in ("torch", "clip", "body model", "opengl", "qt"):
+    for item in ("torch", "clip", "body model", "opengl", "qt", "ray casting"):
         assert item in out
