@@ -90,7 +90,6 @@ class SDFNetwork(nn.Module):
             layers.append(weight_norm(layer))
         self.layers = nn.ModuleList(layers)
         self.activation = nn.Softplus(beta=config.softplus_beta)
-        self.beta = config.softplus_beta
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.encoding(points)
@@ -103,15 +102,12 @@ class SDFNetwork(nn.Module):
         """``points (N, 3) → (sdf (N,), ∇f (N, 3), features (N, width))``, ∇f by reverse mode written out:
         ``∂f/∂x_l = (∂f/∂x_{l+1} ⊙ σ(βz_l)) W_l`` down to the encoding, whose derivative is analytic.
         Differentiable w.r.t. the parameters through a first-order backward (no double backward)."""
-        scales = self.encoding.scales[:, None]  # (F, 1)
-        scaled = points[:, None, :] * scales  # (N, F, 3)
-        sin, cos = torch.sin(scaled), torch.cos(scaled)
-        x = torch.cat([points, sin.flatten(1), cos.flatten(1)], dim=-1)
+        x, sin, cos = self.encoding.forward_with_waves(points)
         linears = cast(list[nn.Linear], list(self.layers))
         weights, slopes = [], []
         for layer in linears[:-1]:
             weight = layer.weight  # weight norm: computed once, used forward and backward
-            x, slope = SoftplusWithSlope.apply(F.linear(x, weight, layer.bias), self.beta)
+            x, slope = SoftplusWithSlope.apply(F.linear(x, weight, layer.bias), self.activation.beta)
             weights.append(weight)
             slopes.append(slope)
         last = linears[-1].weight
@@ -119,11 +115,7 @@ class SDFNetwork(nn.Module):
         grad = last[0].expand_as(x)
         for weight, slope in zip(reversed(weights), reversed(slopes), strict=True):
             grad = (grad * slope) @ weight
-        n, frequencies = points.shape[0], scales.shape[0]
-        grad_sin = grad[:, 3 : 3 + 3 * frequencies].reshape(n, frequencies, 3)
-        grad_cos = grad[:, 3 + 3 * frequencies :].reshape(n, frequencies, 3)
-        grad_points = grad[:, :3] + ((grad_sin * cos - grad_cos * sin) * scales).sum(dim=1)
-        return out[:, 0], grad_points, out[:, 1:]
+        return out[:, 0], self.encoding.backward_to_points(grad, sin, cos), out[:, 1:]
 
 
 class ColorHead(nn.Module):
