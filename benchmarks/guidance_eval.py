@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from machine import machine  # benchmarks/machine.py, next to this script
 
 from avatarclip_studio.body.config import BodyConfig
 from avatarclip_studio.body.model import BodyModel, load_body_model
@@ -148,23 +148,6 @@ def gradient_metrics(guidance: Guidance, body: BodyModel, steps: int) -> dict[st
     out["'blue trousers': blueness of trouser vertices"] = float(blueness(colors[legs]).mean())
     out["'blue trousers': blueness of shirt vertices"] = float(blueness(colors[shirt]).mean())
     return out
-
-
-def machine() -> str:
-    """CPU model and core count (or the GPU), for the figures' caption."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    cpuinfo = Path("/proc/cpuinfo")
-    names = (
-        [
-            ln.split(":", 1)[1].strip()
-            for ln in cpuinfo.read_text().splitlines()
-            if ln.startswith("model name")
-        ]
-        if cpuinfo.exists()
-        else []
-    )
-    return f"{names[0] if names else platform.machine()}, {len(names) or '?'} cores"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -211,11 +211,11 @@ def extract_mesh(
     )
     verts = (verts + np.asarray(config.bbox_min)).astype(np.float32)
     faces = faces.astype(np.int32)
-    if reporter is not None and _touches_box(verts, config, spacing):
-        reporter.log("mesh", "the surface reaches the edge of the box and is cut open there; widen mesh.bbox")
-    if config.keep_largest_component:
+    if config.keep_largest_component:  # (a stray blob elsewhere in the box, e.g. outside the scene, goes)
         faces, kept = largest_component(faces, len(verts))
         verts = verts[kept]
+    if reporter is not None and _touches_box(verts, config, spacing):
+        reporter.log("mesh", "the surface reaches the edge of the box and is cut open there; widen mesh.bbox")
     if color_fn is None:
         colors = np.full((len(verts), 3), 0.7, np.float32)
     else:

@@ -17,9 +17,12 @@ Check = Callable[[], tuple[bool, str]]
 def _torch() -> tuple[bool, str]:
     import torch
 
+    from avatarclip_studio.device import select_compute
+
     cuda = torch.cuda.is_available()
     device = f"CUDA: {torch.cuda.get_device_name(0)}" if cuda else "no CUDA device: the CPU is used"
-    return True, f"torch {torch.__version__} ({torch.get_num_threads()} CPU threads); {device}"
+    precision = "bf16 autocast" if select_compute().autocast_dtype is not None else "fp32"
+    return True, f"torch {torch.__version__} ({torch.get_num_threads()} CPU threads); {device}; {precision}"
 
 
 def _clip() -> tuple[bool, str]:

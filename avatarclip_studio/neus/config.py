@@ -20,9 +20,11 @@ class NeusConfig:
     softplus_beta: float = 100.0
     init_inv_deviation: float = 0.3
     """Initial value of the learned variance v, inverse deviation s = exp(10 v) (original 0.3, s ≈ 20)."""
-    fitted_inv_deviation: float = 0.5
-    """v set after the template fit (s ≈ 150, surface ~1 cm thick): the fit gives an exact, sharp SDF,
-    so sculpting starts sharp instead of from the original's blurry s ≈ 20."""
+    fitted_inv_deviation: float = 0.6
+    """v set after the template fit (s ≈ 400, surface ~3 mm thick): the fit gives an exact, sharp SDF, so
+    sculpting starts sharp, as from the original's long NeuS fit, not from a fresh network's s ≈ 20. Sharper
+    means fewer samples carry weight: a preview avatar sculpted 25 % faster than from s ≈ 150, with the
+    same losses and look (docs/benchmarks/neus.md)."""
     sphere_radius: float = 0.5
     """Radius of the sphere the SDF is geometrically initialised to."""
     scene_radius: float = 1.0

@@ -47,11 +47,14 @@ class SoftplusWithSlope(torch.autograd.Function):
     def forward(
         ctx: torch.autograd.function.FunctionCtx, z: torch.Tensor, beta: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        slope = torch.sigmoid(beta * z)
+        slope = torch.sigmoid(z * beta)
         ctx.save_for_backward(slope)
         ctx.beta = beta  # type: ignore[attr-defined]
         ctx.set_materialize_grads(False)
-        return F.softplus(z, beta), slope
+        # softplus from the slope: relu(z) + log1p(exp(−β|z|))/β = relu(z) − log(max(σ, 1 − σ))/β. One
+        # transcendental pass instead of two, and no exp of large arguments (slow on the CPU, bf16 worst)
+        tail = torch.maximum(slope, 1.0 - slope).log_().div_(-beta)
+        return tail.add_(torch.relu(z)), slope
 
     @staticmethod
     def backward(  # type: ignore[override]
@@ -60,10 +63,15 @@ class SoftplusWithSlope(torch.autograd.Function):
         grad_slope: torch.Tensor | None,
     ) -> tuple[torch.Tensor | None, None]:
         (slope,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        beta = ctx.beta  # type: ignore[attr-defined]
         grad = None if grad_out is None else grad_out * slope
-        if grad_slope is not None:
-            d_slope = grad_slope * (ctx.beta * slope * (1.0 - slope))  # type: ignore[attr-defined]
-            grad = d_slope if grad is None else grad + d_slope
+        if grad_slope is not None:  # dσ(βz)/dz = β σ (1 − σ)
+            variance = slope - slope * slope
+            grad = (
+                grad_slope.mul(variance).mul_(beta)
+                if grad is None
+                else grad.addcmul_(grad_slope, variance, value=beta)
+            )
         return grad, None
 
 
@@ -93,8 +101,9 @@ class SDFNetwork(nn.Module):
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.encoding(points)
+        beta = self.activation.beta
         for layer in self.layers[:-1]:
-            x = self.activation(layer(x))
+            x = SoftplusWithSlope.apply(layer(x), beta)[0]
         out = self.layers[-1](x)
         return out[:, 0], out[:, 1:]
 
@@ -112,7 +121,7 @@ class SDFNetwork(nn.Module):
             slopes.append(slope)
         last = linears[-1].weight
         out = F.linear(x, last, linears[-1].bias)
-        grad = last[0].expand_as(x)
+        grad = last[0].to(x.dtype).expand_as(x)  # under autocast the whole chain stays bf16
         for weight, slope in zip(reversed(weights), reversed(slopes), strict=True):
             grad = (grad * slope) @ weight
         return out[:, 0], self.encoding.backward_to_points(grad, sin, cos), out[:, 1:]
@@ -129,7 +138,7 @@ class ColorHead(nn.Module):
         )
 
     def forward(self, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([points, features], dim=-1)
+        x = torch.cat([points.to(features.dtype), features], dim=-1)
         for layer in self.layers[:-1]:
             x = torch.relu(layer(x))
         return torch.sigmoid(self.layers[-1](x))

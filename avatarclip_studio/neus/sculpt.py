@@ -277,7 +277,8 @@ class Sculptor:
         """One optimisation step; returns the loss terms, or None when it was rolled back."""
         neus = self.field.config
         if self.step % neus.occupancy_update_every == 0:
-            self.grid.update(self.field.sdf)
+            with self.compute.autocast():
+                self.grid.update(self.field.sdf)
         view = sample_view(self.step, self.config, self.head, self.generator)
         light, ambient = sample_light(view.camera, self.config, self.generator)
         background = sample_background(self.config.render_size, self.generator)

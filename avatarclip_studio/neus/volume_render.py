@@ -1,9 +1,12 @@
 """NeuS volume rendering with empty-space skipping: fixed-step marching inside occupied cells, packed samples.
 
 Each ray is marched at a fixed step through the scene cube; only samples inside occupied cells are kept,
-packed into flat tensors with their ray index. Opacity follows NeuS: the logistic CDF Φ_s of the SDF
-estimated at both ends of each section, ``α = max((Φ(f_prev) − Φ(f_next)) / Φ(f_prev), 0)``, and the
-per-ray transmittance is an exclusive cumulative product computed as a segmented log-sum.
+packed into flat tensors with their ray index. Before the network sees them, samples outside the window
+around the first surface each ray meets (judged from the grid's interpolated SDF) are dropped, then a
+forward-only pass drops the samples whose weight is negligible; only the rest are evaluated with
+gradients. Opacity follows NeuS: the logistic CDF Φ_s of the SDF estimated at both ends of each section,
+``α = max((Φ(f_prev) − Φ(f_next)) / Φ(f_prev), 0)``, and the per-ray transmittance is an exclusive
+cumulative product computed as a segmented log-sum.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from avatarclip_studio.neus.occupancy import OccupancyGrid
 NO_GRAPH_CHUNK = 65536
 """Samples per network call when no parameter graph is kept (bounds memory of previews and references)."""
 PRUNE_WEIGHT = 1e-3
-"""Every render first weighs all samples with a forward-only pass and drops those below this weight
-(hidden behind the surface or far from it): the pass with gradients (and the double backward when
-training) sees several times fewer samples."""
+"""Every render first weighs its samples with a forward-only pass and drops those below this weight
+(hidden behind the surface or far from it): the pass with gradients sees several times fewer samples."""
+WINDOW_MARGIN = 0.01
+"""Slack of the surface window (metres) for the surface's motion since the grid's last update and the
+grid's interpolation error (which mostly errs wide: it rounds off the SDF's deepest points)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,42 @@ def _subset(samples: RaySamples, keep: torch.Tensor) -> RaySamples:
     )
 
 
+def surface_window(samples: RaySamples, grid: OccupancyGrid, inv_s: float, num_rays: int) -> torch.Tensor:
+    """``(M,)`` bool: the samples the weight pruning could keep, judged from the grid's interpolated SDF.
+
+    Under the pruning pass's head-on NeuS opacity, a sample more than ``ln(s·step/ε)/s`` in front of the
+    surface has α < ε, and one more than ``ln(1/ε)/s`` behind where the ray entered has transmittance
+    < ε (ε = ``PRUNE_WEIGHT``). Samples outside that window, widened by a margin, are dropped before the
+    network sees them: most of them lie behind the first surface a ray meets (the body's far side).
+    """
+    margin = WINDOW_MARGIN
+    front = math.log(max(inv_s * samples.step, 1.0) / PRUNE_WEIGHT) / inv_s + margin
+    behind = math.log(1.0 / PRUNE_WEIGHT) / inv_s + margin
+    sdf = grid.sdf_at(samples.points)
+    deep = (sdf < -behind).to(torch.int32)
+    # a sample is hidden once its ray has passed a deep-inside sample (this one included)
+    passed = torch.cumsum(deep, dim=0)
+    first = torch.full((num_rays,), deep.numel(), dtype=torch.long, device=deep.device)
+    first = first.scatter_reduce(0, samples.ray_index, torch.arange(deep.numel(), device=deep.device), "amin")
+    before_ray = (passed - deep)[first.clamp(max=max(deep.numel() - 1, 0))]
+    return (sdf < front) & (passed == before_ray[samples.ray_index])
+
+
+def _padded(points: torch.Tensor, compute: Compute) -> torch.Tensor:
+    """``points`` with its last row repeated up to :meth:`Compute.batch_rows` rows (results are cut back)."""
+    extra = compute.batch_rows(points.shape[0]) - points.shape[0]
+    return torch.cat([points, points[-1:].expand(extra, -1)]) if extra > 0 else points
+
+
+def _sdf_forward(field: NeusAvatarField, points: torch.Tensor, compute: Compute) -> torch.Tensor:
+    """The SDF ``(M,)`` at ``points (M, 3)`` without a graph, in chunks (the pruning pass)."""
+    values = [points.new_zeros(0)]
+    with torch.no_grad(), compute.autocast():
+        for pts in points.split(NO_GRAPH_CHUNK):
+            values.append(field.sdf(_padded(pts, compute))[: pts.shape[0]])
+    return torch.cat(values)
+
+
 def _evaluate(
     field: NeusAvatarField, points: torch.Tensor, compute: Compute, with_graph: bool, heads: tuple[str, ...]
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
@@ -123,14 +164,15 @@ def _evaluate(
     sdfs, grads = [points.new_zeros(0)], [points.new_zeros((0, 3))]
     colors: dict[str, list[torch.Tensor]] = {name: [points.new_zeros((0, 3))] for name in heads}
     for pts in points.split(chunk):
+        n, padded = pts.shape[0], _padded(pts, compute)
         with compute.autocast():
-            sdf, grad, feats = field.sdf_and_gradient(pts, create_graph=with_graph)
+            sdf, grad, feats = field.sdf_and_gradient(padded, create_graph=with_graph)
             with torch.set_grad_enabled(with_graph):
                 for name in heads:
                     module = field.color_head if name == "color" else field.texture_head
-                    colors[name].append(module(pts, feats).float())
-        sdfs.append(sdf)
-        grads.append(grad)
+                    colors[name].append(module(padded, feats).float()[:n])
+        sdfs.append(sdf[:n])
+        grads.append(grad[:n])
     return torch.cat(sdfs), torch.cat(grads), {name: torch.cat(v) for name, v in colors.items()}
 
 
@@ -152,9 +194,10 @@ def render_rays(
     num_rays = origins.shape[0]
     step = 2.0 * field.config.scene_radius / field.config.samples_per_ray
     samples = march(origins, directions, grid, step)
+    if samples.t.numel() and grid.sdf is not None:
+        samples = _subset(samples, surface_window(samples, grid, float(field.inv_s.detach()), num_rays))
     if samples.t.numel():
-        with torch.no_grad(), compute.autocast():
-            sdf = torch.cat([field.sdf(p) for p in samples.points.split(NO_GRAPH_CHUNK)])
+        sdf = _sdf_forward(field, samples.points, compute)
         with torch.no_grad():
             # forward only: the surface is taken as facing the ray (cos = −1) instead of evaluating ∇f
             alpha = neus_alpha(sdf, -samples.directions, samples.directions, step, field.inv_s)

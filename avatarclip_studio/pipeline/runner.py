@@ -53,7 +53,9 @@ class Session:
         if self._guidance is None:
             from avatarclip_studio.guidance.select import load_guidance
 
-            self._guidance = load_guidance(self.config.guidance, self.compute.device)
+            self._guidance = load_guidance(
+                self.config.guidance, self.compute.device, self.compute.autocast_dtype
+            )
             self.run.manifest.guidance = self._guidance.name
             self.reporter.log("guidance", f"guidance model: {self._guidance.name}")
             self.run.save()

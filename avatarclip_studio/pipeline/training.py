@@ -82,7 +82,7 @@ def _codebooks(reporter: Reporter, guidance_backend: str, config: StudioConfig) 
 
     compute = select_compute(config.device, config.precision)
     guidance_config = replace(config.guidance, backend=guidance_backend)  # type: ignore[arg-type]
-    guidance = load_guidance(guidance_config, compute.device)
+    guidance = load_guidance(guidance_config, compute.device, compute.autocast_dtype)
     reporter.log("codebooks", f"guidance model: {guidance.name}")
     body = load_body_model(config.body, compute.device)
     shape_codebook(guidance, body, config.shape, reporter, seed=config.seed)

@@ -126,3 +126,10 @@ def test_a_surface_cut_by_the_box_is_reported():
     events.clear()
     extract_mesh(body_sdf, None, CONFIG, reporter=Reporter(events.append))
     assert not any("widen" in e.message for e in events if isinstance(e, Progress))
+    # a stray blob at the box's edge (an unconstrained field outside the scene) is dropped, not reported
+    corner = torch.tensor(CONFIG.bbox_min, dtype=torch.float32)
+    with_blob = lambda p: torch.minimum(body_sdf(p), (p - corner).norm(dim=1) - 0.05)  # noqa: E731
+    events.clear()
+    mesh = extract_mesh(with_blob, None, CONFIG, reporter=Reporter(events.append))
+    assert not any("widen" in e.message for e in events if isinstance(e, Progress))
+    assert np.linalg.norm(mesh.vertices - corner.numpy(), axis=1).min() > 0.1

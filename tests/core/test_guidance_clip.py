@@ -63,9 +63,39 @@ def test_round_trip_gives_the_same_features(checkpoint: tuple[Path, CLIP], guida
         expected = torch.nn.functional.normalize(model.encode_image((images - mean) / std), dim=-1)
         got = guidance.encode_image(images)
     assert got.shape == (2, 32)
+    # the same function, though the patch convolution is a matrix product and the attention kernel chosen
+    assert isinstance(guidance.model.visual.conv1, clip_model.LinearPatchEmbedding)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
     assert guidance.input_size == 32
     assert "tiny-clip.pt" in guidance.name
+
+
+def test_bf16_weights_give_what_bf16_autocast_gives(checkpoint: tuple[Path, CLIP], guidance: ClipGuidance):
+    """A bf16 run keeps CLIP's matmul weights in bf16 (no cast of every weight on every call): the same
+    features and image gradients as float32 weights under bf16 autocast; layer norms stay float32."""
+    kept = ClipGuidance(str(checkpoint[0]), dtype=torch.bfloat16)
+    assert kept.model.visual.conv1.weight.dtype == torch.bfloat16
+    assert kept.model.visual.transformer.resblocks[0].attn.in_proj_weight.dtype == torch.bfloat16
+    assert kept.model.visual.ln_post.weight.dtype == torch.float32
+    text = guidance.encode_text("a person in a red shirt")
+    images = torch.rand(2, 3, 32, 32)
+
+    def loss_and_gradient(g: ClipGuidance) -> tuple[torch.Tensor, torch.Tensor]:
+        pixels = images.clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = g.clip_loss(pixels, text).float()
+        loss.sum().backward()
+        assert pixels.grad is not None
+        return loss.detach(), pixels.grad
+
+    (loss, grad), (loss_kept, grad_kept) = loss_and_gradient(guidance), loss_and_gradient(kept)
+    torch.testing.assert_close(loss_kept, loss, atol=1e-3, rtol=1e-3)
+    assert float(torch.nn.functional.cosine_similarity(grad_kept.flatten(), grad.flatten(), dim=0)) > 0.99
+    with torch.no_grad():  # outside autocast too (text encoding, code-books): CLIP casts to its dtype
+        torch.testing.assert_close(
+            kept.encode_image(images), guidance.encode_image(images), atol=3e-2, rtol=0
+        )
+        assert kept.encode_text("a tall person").dtype == torch.float32
 
 
 def test_text_features_are_normalised_and_distinct(guidance: ClipGuidance) -> None:

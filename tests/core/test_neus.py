@@ -7,15 +7,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import trimesh
 
 from avatarclip_studio.config import preset
 from avatarclip_studio.device import Compute
-from avatarclip_studio.neus.fields import FieldFileError, NeusAvatarField
+from avatarclip_studio.neus.fields import FieldFileError, NeusAvatarField, SoftplusWithSlope
 from avatarclip_studio.neus.init_fit import TemplateError, fit_template
 from avatarclip_studio.neus.occupancy import OccupancyGrid
 from avatarclip_studio.neus.rays import LookAt, camera_rays, project_points
-from avatarclip_studio.neus.volume_render import packed_weights, render_rays
+from avatarclip_studio.neus.volume_render import march, packed_weights, render_rays, surface_window
 from avatarclip_studio.pipeline.events import Progress, Reporter
 
 CPU = Compute(torch.device("cpu"), None)
@@ -66,6 +67,23 @@ def test_geometric_init_starts_near_a_sphere_and_gradients_are_unit():
         assert field.texture(pts).shape == (256, 3) and float(field.color(pts).min()) >= 0
 
 
+def test_softplus_from_its_slope_equals_torch_softplus_and_its_derivatives():
+    beta = 100.0
+    z = torch.cat([torch.linspace(-1.0, 1.0, 2001), torch.tensor([-1e3, -0.3, 0.0, 0.3, 1e3])])
+    z = z.double().requires_grad_(True)
+    value, slope = SoftplusWithSlope.apply(z, beta)
+    exact = torch.logaddexp(torch.zeros_like(z), beta * z) / beta  # (torch's softplus goes linear at βz > 20)
+    assert torch.allclose(value, exact, rtol=1e-12, atol=1e-15)
+    assert torch.allclose(slope, torch.sigmoid(beta * z), rtol=1e-12, atol=1e-15)
+    small = z.detach()[900:1100].clone().requires_grad_(True)  # |βz| ≤ 10: where the curvature lives
+    assert torch.autograd.gradcheck(lambda x: SoftplusWithSlope.apply(x, beta), (small,))
+    for dtype in (torch.float32, torch.bfloat16):  # the same function in the precisions that run it
+        v, s = SoftplusWithSlope.apply(z.detach().to(dtype), beta)
+        tol = 1e-6 if dtype == torch.float32 else 1e-2
+        assert torch.allclose(v.double(), F.softplus(z.detach(), beta), rtol=tol, atol=tol / beta)
+        assert torch.allclose(s.double(), torch.sigmoid(beta * z.detach()), atol=tol)
+
+
 def test_hand_written_gradient_matches_autograd_in_values_and_parameter_gradients():
     """∇f written out (one backward when training) equals autograd's, and so do the training gradients."""
     torch.manual_seed(0)
@@ -78,8 +96,17 @@ def test_hand_written_gradient_matches_autograd_in_values_and_parameter_gradient
     def loss(sdf, grad, feats):
         return (sdf**2).sum() + ((grad.norm(dim=-1) - 1.0) ** 2).sum() + (feats * grad[:, :1]).sum()
 
+    def reference(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # torch's own Softplus
+        net = field.sdf_network
+        x = net.encoding(points)
+        for layer in net.layers[:-1]:
+            x = F.softplus(layer(x), beta=net.activation.beta)
+        out = net.layers[-1](x)
+        return out[:, 0], out[:, 1:]
+
     p = pts.clone().requires_grad_(True)
-    sdf_ref, feats_ref = field.sdf_network(p)
+    sdf_ref, feats_ref = reference(p)
+    assert torch.allclose(field.sdf_network(pts)[0], sdf_ref, atol=1e-10)
     (grad_ref,) = torch.autograd.grad(sdf_ref.sum(), p, create_graph=True)
     params = list(field.sdf_network.parameters())
     expected = torch.autograd.grad(loss(sdf_ref, grad_ref, feats_ref), params)
@@ -120,6 +147,50 @@ def test_sphere_renders_as_a_disc_with_depth_and_normals():
     assert abs(float(out.depth[centre] / out.opacity[centre]) - 1.6) < 0.03
     assert float(out.normal[centre, 2]) > 0.95  # faces the camera
     assert float(opacity[0, 0]) == 0.0
+
+
+def test_the_grid_keeps_its_sdf_interpolates_it_and_saves_it():
+    grid = OccupancyGrid(32, 1.0, 0.05)
+    with pytest.raises(RuntimeError, match="update"):
+        grid.sdf_at(torch.zeros(1, 3))
+    sphere = lambda p: p.norm(dim=-1) - 0.4  # noqa: E731
+    grid.update(sphere)
+    near = F.normalize(torch.randn(2000, 3), dim=-1) * (0.4 + 0.1 * (torch.rand(2000, 1) - 0.5))
+    assert float((grid.sdf_at(near) - sphere(near)).abs().max()) < 0.004  # 6 cm cells, smooth surface
+    assert float(grid.sdf_at(torch.tensor([[5.0, 0.0, 0.0]]))) > 0.5  # outside the cube: the border value
+    restored = OccupancyGrid(32, 1.0, 0.05)
+    restored.load_state_dict(grid.state_dict())
+    assert restored.sdf is not None and torch.equal(restored.sdf, grid.sdf)
+    older = OccupancyGrid(32, 1.0, 0.05)  # a checkpoint written before the grid kept its SDF
+    older.load_state_dict({"occupied": grid.occupied})
+    assert older.sdf is None and torch.equal(older.occupied, grid.occupied)
+
+
+def test_surface_window_drops_the_far_side_and_changes_nothing_rendered():
+    """Samples behind where a ray entered are dropped before the network sees them; the render is the
+    one without the window (the weight pruning would have dropped those samples anyway)."""
+    torch.manual_seed(0)
+    field = SphereField(TINY)
+    with torch.no_grad():
+        field.variance.fill_(0.5)  # s ≈ 150, the sculptor's start
+    grid = OccupancyGrid(32, 1.0, 0.05)
+    grid.update(field.sdf)
+    camera = LookAt(torch.tensor([0.0, 0.3, 2.0]), torch.zeros(3), torch.tensor([0.0, 1.0, 0.0]), 40.0)
+    origins, dirs = camera_rays(camera, 24, 24)
+    samples = march(origins, dirs, grid, 2.0 / TINY.samples_per_ray)
+    keep = surface_window(samples, grid, float(field.inv_s.detach()), origins.shape[0])
+    past_middle = (samples.points * samples.directions).sum(-1) > 0.0
+    central = torch.linalg.cross(samples.points, samples.directions).norm(dim=-1) < 0.3  # ≥ 10 cm deep
+    far_side = past_middle & central
+    assert far_side.sum() > 50 and not keep[far_side].any()
+    assert 0.2 < float(keep.float().mean()) < 0.8
+    windowed = render_rays(field, origins, dirs, grid, CPU, with_graph=False)
+    grid.sdf = None  # no window: every marched sample goes to the weight pruning
+    full = render_rays(field, origins, dirs, grid, CPU, with_graph=False)
+    assert windowed.num_samples <= full.num_samples
+    assert torch.allclose(windowed.opacity, full.opacity, atol=2e-3)
+    assert torch.allclose(windowed.normal, full.normal, atol=2e-3)
+    assert float(full.opacity.max()) > 0.99
 
 
 def test_packed_weights_match_a_per_ray_cumprod():
