@@ -1,6 +1,7 @@
 """Motion stage timings: candidate query on a built code-book, and one 60-frame motion.
 
     .venv/bin/python benchmarks/bench_motion.py [--threads 2] [--steps 300] [--codebook 4096]
+        [--precision fp32|bf16|auto]
 
 Uses the offline guidance when its shipped weights are present, else a
 random-weights stand-in of the same API (the timings of the motion code itself are what is measured;
@@ -69,9 +70,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=300, help="optimisation steps (preview preset: 300)")
     parser.add_argument("--codebook", type=int, default=4096, help="code-book entries")
+    parser.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    compute = select_compute("cpu", "fp32")
+    compute = select_compute("cpu", args.precision)
     guidance = _guidance()
     body = load_body_model(BodyConfig())
     prior, vae = load_pose_prior(), load_motion_vae()

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from machine import machine  # benchmarks/machine.py, next to this script
 
 from avatarclip_studio.body.config import BodyConfig
 from avatarclip_studio.body.model import BodyModel, load_body_model
@@ -151,6 +150,8 @@ def gradient_metrics(guidance: Guidance, body: BodyModel, steps: int) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> None:
+    from machine import machine  # benchmarks/machine.py, next to this script (the tests import this file)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="offline", choices=["auto", "clip", "offline"])
     parser.add_argument("--renders", type=int, default=200, help="held-out renders (a multiple of 50)")

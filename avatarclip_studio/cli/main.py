@@ -23,7 +23,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", choices=("auto", "cuda", "cpu"), help="where to compute (default: CUDA if present)"
     )
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"))
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        help="auto: bf16 autocast on a CUDA GPU or a CPU with bf16 in hardware (AVX512-BF16, AMX), else fp32",
+    )
     p.add_argument("--guidance", choices=("auto", "clip", "offline"), help="text–image model (default: auto)")
     p.add_argument("--clip-model", help="CLIP name (ViT-B/32, ViT-B/16, ViT-L/14) or a checkpoint path")
     p.add_argument("--body-model", help="an SMPL/SMPL-X model file; default: the shipped open body")
