@@ -80,11 +80,12 @@ SHORT_ATTENTION_TOKENS = 64
 """Sequences up to this long (CLIP ViT-B/32 sees 50 tokens) attend faster with the plain kernel on a CPU."""
 
 
-def attention_kernels(device: torch.device, tokens: int) -> contextlib.AbstractContextManager[None]:
+def attention_kernels(device: torch.device, tokens: int | None) -> contextlib.AbstractContextManager[None]:
     """The scaled-dot-product attention kernels to use for sequences of ``tokens`` on ``device``: on the
     CPU the plain (math) kernel for short sequences, whose forward and backward beat the flash kernel's
-    (CLIP ViT-B/32, two images: 0.26 → 0.21 s per forward and backward); torch's choice elsewhere."""
-    if device.type != "cpu" or tokens > SHORT_ATTENTION_TOKENS:
+    (CLIP ViT-B/32, two images: 0.26 → 0.21 s per forward and backward); torch's choice elsewhere and
+    when the length is not known (None)."""
+    if device.type != "cpu" or tokens is None or tokens > SHORT_ATTENTION_TOKENS:
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
 

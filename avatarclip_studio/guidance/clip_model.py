@@ -211,8 +211,9 @@ class ClipGuidance(Guidance):
         self.model = use_linear_patch_embedding(build_clip(path)).to(self._device).requires_grad_(False)
         if dtype is not None:
             cast_matmul_weights(self.model, dtype)
-        tokens = int(self.model.visual.positional_embedding.shape[0]) if self._is_vit else 0
-        self._attention = functools.partial(attention_kernels, self._device, tokens or 1 << 30)
+        embedding = getattr(self.model.visual, "positional_embedding", None)  # a ViT: a row per token
+        tokens = None if embedding is None else int(embedding.shape[0])
+        self._attention = functools.partial(attention_kernels, self._device, tokens)
         self.name = f"CLIP {model}" if model in clip.clip._MODELS else f"CLIP ({path.name})"
         self.input_size = int(self.model.visual.input_resolution)
         self.context_length = int(self.model.context_length)
@@ -237,10 +238,6 @@ class ClipGuidance(Guidance):
 
     def _encode_texts(self, texts: list[str]) -> torch.Tensor:
         return self.model.encode_text(self._tokenize(texts))
-
-    @property
-    def _is_vit(self) -> bool:
-        return hasattr(self.model.visual, "positional_embedding")
 
     def _encode_pixels(self, images: torch.Tensor) -> torch.Tensor:
         with self._attention():

@@ -89,6 +89,18 @@ def neus_alpha(
     return ((prev_cdf - next_cdf + 1e-5) / (prev_cdf + 1e-5)).clamp(0.0, 1.0)
 
 
+def exclusive_ray_cumsum(values: torch.Tensor, ray_index: torch.Tensor, num_rays: int) -> torch.Tensor:
+    """Per ray, the sum of the values before each sample, for packed, ray-sorted samples ``(M,)`` → ``(M,)``
+    (one global cumulative sum, less its value where the sample's ray starts)."""
+    if values.numel() == 0:
+        return values
+    exclusive = torch.cumsum(values, dim=0) - values
+    first = torch.full((num_rays,), values.numel(), dtype=torch.long, device=values.device)
+    first = first.scatter_reduce(0, ray_index, torch.arange(values.numel(), device=values.device), "amin")
+    start = exclusive[first.clamp(max=values.numel() - 1)]
+    return exclusive - start[ray_index]
+
+
 def packed_weights(alpha: torch.Tensor, ray_index: torch.Tensor, num_rays: int) -> torch.Tensor:
     """``w_i = α_i ∏_{j<i} (1 − α_j)`` per ray for packed, ray-sorted samples ``(M,)`` → ``(M,)``.
 
@@ -97,12 +109,7 @@ def packed_weights(alpha: torch.Tensor, ray_index: torch.Tensor, num_rays: int) 
     if alpha.numel() == 0:  # every ray missed the occupied cells (e.g. a view of empty space)
         return alpha
     log_t = torch.log1p(-alpha.double().clamp(max=1.0 - 1e-7))
-    inclusive = torch.cumsum(log_t, dim=0)
-    exclusive = inclusive - log_t
-    first = torch.full((num_rays,), alpha.numel(), dtype=torch.long, device=alpha.device)
-    first = first.scatter_reduce(0, ray_index, torch.arange(alpha.numel(), device=alpha.device), "amin")
-    start = exclusive[first.clamp(max=alpha.numel() - 1)]
-    transmittance = torch.exp(exclusive - start[ray_index]).to(alpha.dtype)
+    transmittance = torch.exp(exclusive_ray_cumsum(log_t, ray_index, num_rays)).to(alpha.dtype)
     return alpha * transmittance
 
 
@@ -134,11 +141,8 @@ def surface_window(samples: RaySamples, grid: OccupancyGrid, inv_s: float, num_r
     sdf = grid.sdf_at(samples.points)
     deep = (sdf < -behind).to(torch.int32)
     # a sample is hidden once its ray has passed a deep-inside sample (this one included)
-    passed = torch.cumsum(deep, dim=0)
-    first = torch.full((num_rays,), deep.numel(), dtype=torch.long, device=deep.device)
-    first = first.scatter_reduce(0, samples.ray_index, torch.arange(deep.numel(), device=deep.device), "amin")
-    before_ray = (passed - deep)[first.clamp(max=max(deep.numel() - 1, 0))]
-    return (sdf < front) & (passed == before_ray[samples.ray_index])
+    passed = exclusive_ray_cumsum(deep, samples.ray_index, num_rays) + deep
+    return (sdf < front) & (passed == 0)
 
 
 def _padded(points: torch.Tensor, compute: Compute) -> torch.Tensor:
